@@ -1,0 +1,97 @@
+/*
+ * ssmtp.conf and revaliases: parse, validate, report "file:line" errors.
+ * The format is sSMTP 2.64's (key=value, '#' comments), with our keys added.
+ */
+#ifndef SSMTP_CONFIG_H
+#define SSMTP_CONFIG_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+#ifndef SSMTP_CONF_DIR
+#define SSMTP_CONF_DIR	"/etc/ssmtp"
+#endif
+
+#define CONF_MAX_HUBS	16
+#define CONF_MAX_HEADERS 32
+
+struct hub {
+	char		*host;		/* name or address, no brackets */
+	int		 port;		/* 0: the default for the TLS mode */
+};
+
+enum conf_tristate { CONF_UNSET = -1, CONF_NO = 0, CONF_YES = 1 };
+
+struct config {
+	char		*path;		/* the file read */
+	char		*root;		/* Root= */
+	struct hub	 hubs[CONF_MAX_HUBS];
+	size_t		 nhubs;
+	char		*rewrite_domain;
+	char		*hostname;
+	int		 from_line_override;
+	int		 use_tls;		/* implicit TLS */
+	int		 use_starttls;		/* conf_tristate */
+	int		 use_tls_cert;
+	char		*tls_cert;
+	char		*tls_key;
+	char		*tls_ca_file;
+	char		*tls_ca_dir;
+	int		 tls_verify;
+	unsigned char	 tls_fingerprint[32];
+	int		 has_fingerprint;
+	int		 tls_min_version;	/* OpenSSL's TLS1_x_VERSION */
+	char		*auth_user;
+	char		*auth_pass;		/* secret: wiped on free */
+	char		*auth_pass_command;
+	char		*auth_method;		/* NULL: the best offered */
+	char		*add_headers[CONF_MAX_HEADERS];
+	size_t		 nadd_headers;
+	int		 debug;
+	int		 timeout;		/* seconds, 0: per-step defaults */
+	char		*dead_letter;		/* NULL: $HOME/dead.letter */
+	int		 dead_letter_off;
+};
+
+/* Set every field to its default. */
+void	conf_init(struct config *);
+
+/* Free what conf_parse_* allocated and wipe the secrets. */
+void	conf_free(struct config *);
+
+/*
+ * Parse one line (without its newline).  Returns 0 when the line was used
+ * or was blank or a comment, 1 when the key is unknown (the caller warns),
+ * -1 with msg filled (no file:line prefix) when the line is malformed or
+ * the value is invalid.
+ */
+int	conf_parse_line(struct config *, const char *line, char *msg,
+	    size_t msgsz);
+
+/*
+ * Read a whole ssmtp.conf.  Errors name the file (and line) and are of
+ * kind ERR_CONFIG; unknown keys are warned about on stderr.
+ */
+int	conf_load(struct config *, const char *path, struct err *);
+
+/*
+ * Parse "host[:port]", "[addr]:port" or a comma-separated list of those
+ * into the config's hub list (replacing it).  Returns -1 with msg filled
+ * when an entry is malformed.
+ */
+int	conf_parse_hubs(struct config *, const char *, char *msg, size_t msgsz);
+
+/*
+ * Look up a local user in a revaliases file.  On a match, *from gets the
+ * address and *hub (when the line names one) the hub; both allocated.
+ * Returns 1 on a match, 0 when none or the file does not exist, -1 on a
+ * malformed line or an unreadable file (ERR_CONFIG).
+ */
+int	conf_revalias(const char *path, const char *user, char **from,
+	    struct hub *hub, struct err *);
+
+/* Parse a YES/NO style value.  Returns 0 or 1, -1 when it is neither. */
+int	conf_bool(const char *);
+
+#endif

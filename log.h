@@ -1,0 +1,22 @@
+/*
+ * Diagnostics: the -v transcript on stderr, warnings, and the one syslog
+ * line per message.  Secrets never pass through here unredacted.
+ */
+#ifndef SSMTP_LOG_H
+#define SSMTP_LOG_H
+
+extern int log_verbose;		/* -v or Debug=YES */
+
+/* Print "ssmtp: " and a message to stderr. */
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* With -v, print a line of the dialogue: dir is "<-" or "->". */
+void	log_proto(const char *dir, const char *line, size_t len);
+
+/* With -v, print an informational line. */
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* Send one line to syslog (LOG_MAIL) at the given priority. */
+void	log_syslog(int, const char *, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

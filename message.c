@@ -1,0 +1,520 @@
+/* Spooling stdin and the RFC 5322 header section. */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "message.h"
+
+#define SPOOL_CHUNK	(64 * 1024)
+
+void
+msg_init(struct message *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+}
+
+void
+msg_free(struct message *m)
+{
+	free(m->mem);
+	free(m->fields);
+	free(m->out);
+	if (m->fd != -1)
+		close(m->fd);
+	msg_init(m);
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+/* Move the spool to an unlinked temp file; mem keeps the first bytes. */
+static int
+spool_to_file(struct message *m, struct err *e)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	snprintf(path, sizeof(path), "%s/ssmtp.XXXXXX", dir);
+	if ((m->fd = mkstemp(path)) == -1)
+		return err_set(e, ERR_OSERR, "cannot create a temporary file "
+		    "in %s: %s", dir, strerror(errno));
+	unlink(path);
+	if (write_all(m->fd, m->mem, m->mlen) == -1)
+		return err_set(e, ERR_IOERR, "cannot write the temporary file "
+		    "in %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+static int
+spool_append(struct message *m, const char *p, size_t n, struct err *e)
+{
+	size_t i, bare = 0;
+	unsigned char or = 0, nul = 0;
+
+	if (n == 0)
+		return 0;
+	bare = p[0] == '\n' && m->lastc != '\r';
+	for (i = 1; i < n; i++)
+		bare += p[i] == '\n' && p[i - 1] != '\r';
+	for (i = 0; i < n; i++) {
+		or |= (unsigned char)p[i];
+		nul |= p[i] == '\0';
+	}
+	m->bare_lf += bare;
+	m->lastc = p[n - 1];
+	m->eightbit |= (or & 0x80) != 0;
+	m->nul |= nul;
+	m->size += n;
+	if (m->fd == -1 && m->mlen + n > MSG_MEM_MAX &&
+	    spool_to_file(m, e) == -1)
+		return -1;
+	if (m->fd != -1) {
+		if (write_all(m->fd, p, n) == -1)
+			return err_set(e, ERR_IOERR, "cannot write the "
+			    "temporary spool file: %s", strerror(errno));
+		return 0;
+	}
+	if (m->mlen + n > m->mcap) {
+		size_t cap = m->mcap ? m->mcap : SPOOL_CHUNK;
+		char *nm;
+
+		while (cap < m->mlen + n)
+			cap *= 2;
+		if ((nm = realloc(m->mem, cap)) == NULL)
+			return err_set(e, ERR_OSERR, "out of memory");
+		m->mem = nm;
+		m->mcap = cap;
+	}
+	memcpy(m->mem + m->mlen, p, n);
+	m->mlen += n;
+	return 0;
+}
+
+/*
+ * The state of the scan for a line holding a single ".": at the start of a
+ * line, and the "." or ".\r" seen there and not yet spooled.
+ */
+struct dotscan {
+	int	 bol;
+	char	 pend[2];
+	size_t	 npend;
+};
+
+/*
+ * Spool buf, stopping at a terminating "." line.  Returns 1 when the
+ * terminator was found, 0 when more input may follow, -1 on error.
+ */
+static int
+spool_dots(struct message *m, struct dotscan *ds, const char *buf, size_t n,
+    struct err *e)
+{
+	const char *p = buf, *end = buf + n, *nl;
+
+	while (p < end) {
+		if (ds->npend > 0) {
+			if (*p == '\n')
+				return 1;
+			if (*p == '\r' && ds->npend == 1) {
+				ds->pend[ds->npend++] = *p++;
+				continue;
+			}
+			if (spool_append(m, ds->pend, ds->npend, e) == -1)
+				return -1;
+			ds->npend = 0;
+			ds->bol = 0;
+			continue;
+		}
+		if (ds->bol && *p == '.') {
+			ds->pend[ds->npend++] = *p++;
+			ds->bol = 0;
+			continue;
+		}
+		if ((nl = memchr(p, '\n', end - p)) == NULL) {
+			ds->bol = 0;
+			return spool_append(m, p, end - p, e);
+		}
+		if (spool_append(m, p, nl + 1 - p, e) == -1)
+			return -1;
+		p = nl + 1;
+		ds->bol = 1;
+	}
+	return 0;
+}
+
+int
+msg_spool(struct message *m, int fd, int ignore_dots, struct err *e)
+{
+	struct dotscan ds = { 1, { 0, 0 }, 0 };
+	char *buf;
+	ssize_t n;
+	int r = 0;
+
+	if ((buf = malloc(SPOOL_CHUNK)) == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	for (;;) {
+		n = read(fd, buf, SPOOL_CHUNK);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			r = err_set(e, ERR_IOERR, "cannot read the message "
+			    "from standard input: %s", strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			if (ds.npend > 0)
+				r = spool_append(m, ds.pend, ds.npend, e);
+			break;
+		}
+		if (ignore_dots)
+			r = spool_append(m, buf, n, e);
+		else if ((r = spool_dots(m, &ds, buf, n, e)) == 1) {
+			r = 0;
+			break;
+		}
+		if (r == -1)
+			break;
+	}
+	free(buf);
+	return r;
+}
+
+/* Count LFs without a CR in front in p[0..n), given the byte before. */
+static size_t
+count_bare_lf(const char *p, size_t n, char before)
+{
+	size_t i, bare = 0;
+
+	for (i = 0; i < n; i++) {
+		bare += p[i] == '\n' && before != '\r';
+		before = p[i];
+	}
+	return bare;
+}
+
+unsigned long long
+msg_wire_size(const struct message *m)
+{
+	unsigned long long size;
+	off_t body = m->size - m->hdr_end;
+
+	/* The header block always ends with LF: the body starts a line. */
+	size = m->outlen + count_bare_lf(m->out, m->outlen, '\0');
+	size += body + m->bare_lf - count_bare_lf(m->mem, m->hdr_end, '\0');
+	/* The encoder closes an unfinished last line (dotenc_finish). */
+	if (body > 0 && m->lastc == '\r')
+		size += 1;
+	else if (body > 0 && m->lastc != '\n')
+		size += 2;
+	return size;
+}
+
+ssize_t
+msg_read(const struct message *m, off_t off, char *buf, size_t n,
+    struct err *e)
+{
+	ssize_t r;
+
+	if (off >= m->size)
+		return 0;
+	if ((off_t)n > m->size - off)
+		n = m->size - off;
+	if (m->fd == -1) {
+		memcpy(buf, m->mem + off, n);
+		return n;
+	}
+	do
+		r = pread(m->fd, buf, n, off);
+	while (r == -1 && errno == EINTR);
+	if (r == -1)
+		return err_set(e, ERR_IOERR, "cannot read the spooled message: "
+		    "%s", strerror(errno));
+	return r;
+}
+
+/* A field name: printable ASCII but ':' and SP (RFC 5322 3.6.8). */
+static size_t
+field_name_len(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == ':')
+			return i;
+		if (p[i] <= ' ' || p[i] >= 0x7f)
+			return 0;
+	}
+	return 0;
+}
+
+int
+msg_parse_headers(struct message *m, struct err *e)
+{
+	size_t avail = m->mlen, pos = 0, len, name_len, cap = 0;
+	const char *p = m->mem, *nl;
+	struct field *f;
+
+	m->nfields = 0;
+	/* An mbox "From " line in front is not a header (sendmail drops it). */
+	if (avail >= 5 && memcmp(p, "From ", 5) == 0) {
+		nl = memchr(p, '\n', avail);
+		pos = nl != NULL ? (size_t)(nl - p) + 1 : avail;
+	}
+	m->hdr_start = pos;
+	while (pos < avail) {
+		nl = memchr(p + pos, '\n', avail - pos);
+		len = nl != NULL ? (size_t)(nl - (p + pos)) + 1 : avail - pos;
+		if (nl == NULL && (off_t)avail < m->size)
+			break;		/* the line runs past what is in memory */
+		if (pos + len > MSG_HDR_MAX)
+			break;
+		if (p[pos] == '\n' || (len == 2 && p[pos] == '\r')) {
+			m->hdr_end = pos + len;
+			return 0;	/* the blank line ends the section */
+		}
+		if ((p[pos] == ' ' || p[pos] == '\t') && m->nfields > 0) {
+			m->fields[m->nfields - 1].len += len;
+			pos += len;
+			continue;
+		}
+		if ((name_len = field_name_len(p + pos, len)) == 0) {
+			m->hdr_end = pos;	/* not a field: the body starts */
+			return 0;
+		}
+		if (m->nfields == MSG_FIELDS_MAX)
+			return err_set(e, ERR_DATA, "message has more than %d "
+			    "header fields", MSG_FIELDS_MAX);
+		if (m->nfields == cap) {
+			cap = cap ? cap * 2 : 32;
+			if ((f = reallocarray(m->fields, cap, sizeof(*f))) ==
+			    NULL)
+				return err_set(e, ERR_OSERR, "out of memory");
+			m->fields = f;
+		}
+		f = &m->fields[m->nfields++];
+		f->off = pos;
+		f->len = len;
+		f->name_len = name_len;
+		pos += len;
+	}
+	if (pos < avail || (off_t)avail < m->size)
+		return err_set(e, ERR_DATA, "the message's header section is "
+		    "larger than %d KiB (no blank line before the body?)",
+		    MSG_HDR_MAX / 1024);
+	m->hdr_end = pos;
+	return 0;
+}
+
+int
+msg_field_is(const struct message *m, const struct field *f, const char *name)
+{
+	return strlen(name) == f->name_len &&
+	    strncasecmp(m->mem + f->off, name, f->name_len) == 0;
+}
+
+const struct field *
+msg_field(const struct message *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nfields; i++)
+		if (msg_field_is(m, &m->fields[i], name))
+			return &m->fields[i];
+	return NULL;
+}
+
+void
+msg_field_value(const struct message *m, const struct field *f,
+    const char **v, size_t *len)
+{
+	*v = m->mem + f->off + f->name_len + 1;
+	*len = f->len - f->name_len - 1;
+}
+
+int
+msg_recipients(const struct message *m, int (*cb)(void *, const char *),
+    void *arg, struct err *e)
+{
+	static const char *names[] = { "To", "Cc", "Bcc" };
+	const struct field *f;
+	const char *v;
+	char msg[512];
+	size_t i, j, len;
+	int r;
+
+	for (i = 0; i < m->nfields; i++) {
+		f = &m->fields[i];
+		for (j = 0; j < 3; j++)
+			if (msg_field_is(m, f, names[j]))
+				break;
+		if (j == 3)
+			continue;
+		msg_field_value(m, f, &v, &len);
+		r = addr_parse_list(v, len, cb, arg, msg, sizeof(msg));
+		if (r == -1)
+			return err_set(e, ERR_DATA, "%s header: %s", names[j],
+			    msg);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+struct first_addr {
+	char	*buf;
+	size_t	 size;
+};
+
+static int
+take_first(void *arg, const char *a)
+{
+	struct first_addr *fa = arg;
+
+	strlcpy(fa->buf, a, fa->size);
+	return 1;
+}
+
+int
+msg_from_address(const struct message *m, char *buf, size_t size,
+    struct err *e)
+{
+	struct first_addr fa = { buf, size };
+	const struct field *f;
+	const char *v;
+	char msg[512];
+	size_t len;
+	int r;
+
+	if ((f = msg_field(m, "From")) == NULL)
+		return 0;
+	msg_field_value(m, f, &v, &len);
+	r = addr_parse_list(v, len, take_first, &fa, msg, sizeof(msg));
+	if (r == -1)
+		return err_set(e, ERR_DATA, "From header: %s", msg);
+	return r == 1;
+}
+
+struct outbuf {
+	char	*p;
+	size_t	 len, cap;
+	int	 failed;
+};
+
+static void
+out_add(struct outbuf *o, const char *s, size_t n)
+{
+	char *np;
+	size_t cap;
+
+	if (o->failed)
+		return;
+	if (o->len + n > o->cap) {
+		cap = o->cap ? o->cap : 1024;
+		while (cap < o->len + n)
+			cap *= 2;
+		if ((np = realloc(o->p, cap)) == NULL) {
+			o->failed = 1;
+			return;
+		}
+		o->p = np;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void
+out_printf(struct outbuf *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+out_printf(struct outbuf *o, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		o->failed = 1;
+	else
+		out_add(o, buf, n);
+}
+
+int
+msg_build_headers(struct message *m, const struct msg_build *b, struct err *e)
+{
+	struct outbuf o = { NULL, 0, 0, 0 };
+	const struct field *f;
+	unsigned char rnd[8];
+	char date[64];
+	time_t now = time(NULL);
+	size_t i;
+	int has_from = msg_field(m, "From") != NULL;
+
+	if (b->from != NULL && (!has_from || b->replace_from))
+		out_printf(&o, "From: %s\n", b->from);
+	if (msg_field(m, "Date") == NULL) {
+		/* RFC 5322 3.3, in the C locale: day and month in English. */
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
+		    localtime(&now));
+		out_printf(&o, "Date: %s\n", date);
+	}
+	if (msg_field(m, "Message-ID") == NULL) {
+		arc4random_buf(rnd, sizeof(rnd));
+		out_printf(&o, "Message-ID: <%lld.%02x%02x%02x%02x%02x%02x%02x"
+		    "%02x@%s>\n", (long long)now, rnd[0], rnd[1], rnd[2],
+		    rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], b->hostname);
+	}
+	for (i = 0; i < b->nadd; i++)
+		out_printf(&o, "%s\n", b->add[i]);
+	for (i = 0; i < m->nfields; i++) {
+		f = &m->fields[i];
+		if (msg_field_is(m, f, "Bcc") ||
+		    msg_field_is(m, f, "Resent-Bcc"))
+			continue;
+		if (b->replace_from && b->from != NULL &&
+		    msg_field_is(m, f, "From"))
+			continue;
+		out_add(&o, m->mem + f->off, f->len);
+		/* A last field without a line end still needs one. */
+		if (m->mem[f->off + f->len - 1] != '\n')
+			out_add(&o, "\n", 1);
+	}
+	out_add(&o, "\n", 1);
+	if (o.failed) {
+		free(o.p);
+		return err_set(e, ERR_OSERR, "out of memory building headers");
+	}
+	free(m->out);
+	m->out = o.p;
+	m->outlen = o.len;
+	return 0;
+}
