@@ -1,0 +1,28 @@
+/*
+ * Keeping a message that could not be sent: appended whole to the dead
+ * letter file in mboxrd format, locked, mode 0600, never through a link.
+ */
+#ifndef SSMTP_DEADLETTER_H
+#define SSMTP_DEADLETTER_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "message.h"
+
+/*
+ * The file to use: path when set, else $HOME/dead.letter (the passwd home
+ * when HOME is unset), else /var/tmp/dead.letter.<uid>.  Writes the chosen
+ * path into buf.
+ */
+void	deadletter_path(const char *path, char *buf, size_t size);
+
+/*
+ * Append the message's raw bytes, as read from stdin, with a "From "
+ * line; lines starting with ">*From " get one more '>' (mboxrd).
+ * Returns 0, or -1 with ERR_IOERR naming the file.
+ */
+int	deadletter_save(const struct message *, const char *file,
+	    const char *sender, struct err *);
+
+#endif

@@ -1,0 +1,596 @@
+/* The SMTP client protocol engine (RFC 5321). */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "smtp.h"
+#include "tls.h"
+
+#define CMD_MAX		16384	/* AUTH lines may exceed 512 (RFC 4954 4) */
+#define BODY_CHUNK	65536
+
+/* Copy s into out with control characters replaced, for messages. */
+static void
+sanitize(char *out, size_t size, const char *s, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && o + 1 < size; i++)
+		out[o++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' :
+		    s[i];
+	out[o] = '\0';
+}
+
+/* RFC 3463: class.subject.detail at the start of the text. */
+static void
+parse_enhanced(struct reply *r, const char *t, size_t len)
+{
+	size_t i = 0, part, digits;
+
+	if (len < 5 || t[0] - '0' != r->code / 100 || t[1] != '.')
+		return;
+	i = 2;
+	for (part = 0; part < 2; part++) {
+		for (digits = 0; i < len && isdigit((unsigned char)t[i]) &&
+		    digits < 3; i++)
+			digits++;
+		if (digits == 0)
+			return;
+		if (part == 0) {
+			if (i >= len || t[i] != '.')
+				return;
+			i++;
+		}
+	}
+	if (i < len && t[i] != ' ')
+		return;
+	if (i < sizeof(r->enh)) {
+		memcpy(r->enh, t, i);
+		r->enh[i] = '\0';
+	}
+}
+
+int
+smtp_reply_line(struct reply *r, const char *line, size_t len, char *msg,
+    size_t msgsz)
+{
+	char shown[64];
+	const char *text;
+	size_t tlen;
+	int code;
+
+	sanitize(shown, sizeof(shown), line, len);
+	if (len < 3 || !isdigit((unsigned char)line[0]) ||
+	    !isdigit((unsigned char)line[1]) ||
+	    !isdigit((unsigned char)line[2]) || line[0] < '2' ||
+	    line[0] > '5' || (len > 3 && line[3] != ' ' && line[3] != '-')) {
+		snprintf(msg, msgsz, "not an SMTP reply: \"%s\"", shown);
+		return -1;
+	}
+	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	if (r->nlines > 0 && code != r->code) {
+		snprintf(msg, msgsz, "reply code changed from %d within a "
+		    "multiline reply: \"%s\"", r->code, shown);
+		return -1;
+	}
+	if (r->nlines == SMTP_LINES_MAX) {
+		snprintf(msg, msgsz, "reply longer than %d lines",
+		    SMTP_LINES_MAX);
+		return -1;
+	}
+	r->code = code;
+	text = len > 4 ? line + 4 : "";
+	tlen = len > 4 ? len - 4 : 0;
+	if (r->nlines == 0)
+		parse_enhanced(r, text, tlen);
+	if (r->nlines > 0 && r->textlen + 1 < sizeof(r->text))
+		r->text[r->textlen++] = '\n';
+	if (tlen > sizeof(r->text) - 1 - r->textlen)
+		tlen = sizeof(r->text) - 1 - r->textlen;
+	memcpy(r->text + r->textlen, text, tlen);
+	r->textlen += tlen;
+	r->text[r->textlen] = '\0';
+	r->nlines++;
+	r->done = len == 3 || line[3] == ' ';
+	return r->done;
+}
+
+int
+smtp_read_reply(struct smtp *s, struct reply *r, int timeout, struct err *e)
+{
+	char line[2048], msg[256];
+	size_t len;
+	int cut, rc;
+
+	memset(r, 0, offsetof(struct reply, text));
+	r->text[0] = '\0';
+	r->textlen = 0;
+	do {
+		if (net_read_line(&s->net, line, sizeof(line), &len, &cut,
+		    timeout, e) == -1)
+			return -1;
+		log_proto("<-", line, len);
+		if ((rc = smtp_reply_line(r, line, len, msg, sizeof(msg))) ==
+		    -1)
+			return err_set(e, ERR_PROTOCOL, "%s", msg);
+	} while (rc == 0);
+	snprintf(s->last, sizeof(s->last), "%d %.*s", r->code,
+	    (int)strcspn(r->text, "\n"), r->text);
+	return 0;
+}
+
+int
+smtp_timeout(const struct smtp *s, int dflt)
+{
+	return s->timeout > 0 ? s->timeout : dflt;
+}
+
+static int
+vqueue(struct smtp *s, int show, struct err *e, const char *fmt, va_list ap)
+{
+	char *buf;
+	int n, rc;
+
+	if ((buf = malloc(CMD_MAX)) == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	n = vsnprintf(buf, CMD_MAX - 2, fmt, ap);
+	if (n < 0 || n >= CMD_MAX - 2)
+		rc = err_set(e, ERR_SOFTWARE, "SMTP command too long");
+	else if (memchr(buf, '\r', n) != NULL || memchr(buf, '\n', n) !=
+	    NULL || memchr(buf, '\0', n) != NULL)
+		/* Defence in depth: never let a value smuggle a command. */
+		rc = err_set(e, ERR_DATA, "refusing to send a command with a "
+		    "line break in it");
+	else {
+		if (show < 0 || show >= n)
+			log_proto("->", buf, n);
+		else if (log_verbose)
+			fprintf(stderr, "-> %.*s<redacted>\n", show, buf);
+		buf[n++] = '\r';
+		buf[n++] = '\n';
+		rc = net_write(&s->net, buf, n, smtp_timeout(s, TO_COMMAND), e);
+	}
+	explicit_bzero(buf, CMD_MAX);
+	free(buf);
+	return rc;
+}
+
+int
+smtp_queue(struct smtp *s, int show, struct err *e, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vqueue(s, show, e, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+smtp_command(struct smtp *s, struct reply *r, int timeout, int show,
+    struct err *e, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vqueue(s, show, e, fmt, ap);
+	va_end(ap);
+	if (rc == -1 || net_flush(&s->net, smtp_timeout(s, TO_COMMAND), e) ==
+	    -1)
+		return -1;
+	return smtp_read_reply(s, r, timeout, e);
+}
+
+int
+smtp_reply_error(struct smtp *s, const struct reply *r, const char *step,
+    enum err_kind perm, struct err *e)
+{
+	char text[512];
+	enum err_kind kind;
+
+	sanitize(text, sizeof(text), r->text, strcspn(r->text, "\n"));
+	if (r->code >= 400 && r->code < 500)
+		kind = ERR_TEMPFAIL;
+	else if (r->code >= 500)
+		kind = perm;
+	else
+		kind = ERR_PROTOCOL;
+	return err_set(e, kind, "%s: %s %s %d %s", s->host, step,
+	    kind == ERR_PROTOCOL ? "got unexpected reply" : "refused:",
+	    r->code, text);
+}
+
+/* Prefix a transport error with the hub and the step. */
+static int
+step_error(struct smtp *s, const char *step, struct err *e)
+{
+	char pre[300];
+
+	snprintf(pre, sizeof(pre), "%s: %s: ", s->host, step);
+	err_prefix(e, pre);
+	return -1;
+}
+
+static void
+parse_caps(struct smtp *s, const struct reply *r)
+{
+	const char *line = r->text, *nl, *arg;
+	char kw[32];
+	size_t len, klen;
+
+	s->caps = 0;
+	s->size_max = 0;
+	s->auth_mechs[0] = '\0';
+	/* The first line is the greeting domain; keywords follow. */
+	for (nl = strchr(line, '\n'); nl != NULL; nl = strchr(line, '\n')) {
+		line = nl + 1;
+		len = strcspn(line, "\n");
+		klen = strcspn(line, " =\n");
+		if (klen == 0 || klen >= sizeof(kw))
+			continue;
+		memcpy(kw, line, klen);
+		kw[klen] = '\0';
+		arg = klen < len ? line + klen + 1 : "";
+		if (strcasecmp(kw, "PIPELINING") == 0)
+			s->caps |= CAP_PIPELINING;
+		else if (strcasecmp(kw, "STARTTLS") == 0)
+			s->caps |= CAP_STARTTLS;
+		else if (strcasecmp(kw, "8BITMIME") == 0)
+			s->caps |= CAP_8BITMIME;
+		else if (strcasecmp(kw, "ENHANCEDSTATUSCODES") == 0)
+			s->caps |= CAP_ENHANCED;
+		else if (strcasecmp(kw, "CHUNKING") == 0)
+			s->caps |= CAP_CHUNKING;
+		else if (strcasecmp(kw, "SMTPUTF8") == 0)
+			s->caps |= CAP_SMTPUTF8;
+		else if (strcasecmp(kw, "SIZE") == 0) {
+			s->caps |= CAP_SIZE;
+			s->size_max = strtoul(arg, NULL, 10);
+		} else if (strcasecmp(kw, "AUTH") == 0) {
+			size_t have = strlen(s->auth_mechs);
+			size_t alen = strcspn(arg, "\n");
+
+			s->caps |= CAP_AUTH;
+			if (have + alen + 2 < sizeof(s->auth_mechs))
+				snprintf(s->auth_mechs + have,
+				    sizeof(s->auth_mechs) - have, "%s%.*s",
+				    have ? " " : "", (int)alen, arg);
+		}
+	}
+}
+
+static int
+ehlo(struct smtp *s, const char *helo, struct err *e)
+{
+	struct reply r;
+	int to = smtp_timeout(s, TO_COMMAND);
+
+	if (smtp_command(s, &r, to, -1, e, "EHLO %s", helo) == -1)
+		return step_error(s, "EHLO", e);
+	if (r.code == 250) {
+		parse_caps(s, &r);
+		return 0;
+	}
+	if (r.code < 500 || r.code > 504)
+		return smtp_reply_error(s, &r, "EHLO", ERR_UNAVAILABLE, e);
+	/* Not an ESMTP server (RFC 5321 3.2): fall back to HELO. */
+	s->caps = 0;
+	if (smtp_command(s, &r, to, -1, e, "HELO %s", helo) == -1)
+		return step_error(s, "HELO", e);
+	if (r.code != 250)
+		return smtp_reply_error(s, &r, "HELO", ERR_UNAVAILABLE, e);
+	return 0;
+}
+
+int
+smtp_open(struct smtp *s, const struct config *c, const struct hub *h,
+    SSL_CTX *ctx, const char *helo, int family, struct err *e)
+{
+	struct reply r;
+	int implicit = c->use_tls && c->use_starttls != CONF_YES;
+	int starttls;
+
+	memset(s, 0, sizeof(*s));
+	net_init(&s->net);
+	s->host = h->host;
+	s->timeout = c->timeout;
+	s->port = h->port ? h->port : implicit ? 465 : 587;
+	if (net_connect(&s->net, h->host, s->port, family,
+	    smtp_timeout(s, TO_CONNECT), e) == -1)
+		return -1;
+	log_info("connected to %s", s->net.peer);
+	if (implicit) {
+		if (tls_start(&s->net, ctx, c, h->host,
+		    smtp_timeout(s, TO_CONNECT), e) == -1)
+			return step_error(s, "TLS", e);
+		s->tls = 1;
+	}
+	if (smtp_read_reply(s, &r, smtp_timeout(s, TO_GREETING), e) == -1)
+		return step_error(s, "greeting", e);
+	if (r.code != 220)
+		return smtp_reply_error(s, &r, "greeting", ERR_UNAVAILABLE, e);
+	if (ehlo(s, helo, e) == -1)
+		return -1;
+	if (s->tls)
+		return 0;
+	starttls = c->use_starttls == CONF_YES ||
+	    (c->use_starttls == CONF_UNSET && (s->caps & CAP_STARTTLS));
+	if (!starttls)
+		return 0;
+	if (!(s->caps & CAP_STARTTLS))
+		return err_set(e, ERR_UNAVAILABLE, "%s: the hub does not offer "
+		    "STARTTLS, and UseSTARTTLS=YES requires it", s->host);
+	if (smtp_command(s, &r, smtp_timeout(s, TO_COMMAND), -1, e,
+	    "STARTTLS") == -1)
+		return step_error(s, "STARTTLS", e);
+	if (r.code != 220)
+		return smtp_reply_error(s, &r, "STARTTLS", ERR_UNAVAILABLE, e);
+	/*
+	 * RFC 3207 5 and CVE-2011-0411: anything received before the
+	 * handshake was sent in clear and may be an injected reply.
+	 */
+	if (net_pending(&s->net) > 0)
+		return err_set(e, ERR_PROTOCOL, "%s: the hub sent data after "
+		    "its STARTTLS reply, before TLS started (possible "
+		    "injection); giving up", s->host);
+	if (tls_start(&s->net, ctx, c, h->host, smtp_timeout(s, TO_CONNECT),
+	    e) == -1)
+		return step_error(s, "STARTTLS", e);
+	s->tls = 1;
+	/* RFC 3207 4.2: forget what was learnt before TLS. */
+	return ehlo(s, helo, e);
+}
+
+void
+dotenc_init(struct dotenc *d)
+{
+	d->bol = 1;
+	d->cr = 0;
+}
+
+size_t
+dotenc_chunk(struct dotenc *d, const char *in, size_t n, char *out, int stuff)
+{
+	const char *p = in, *end = in + n, *nl, *stop;
+	char *o = out;
+	size_t len;
+
+	while (p < end) {
+		if (d->bol) {
+			if (stuff && *p == '.')
+				*o++ = '.';
+			d->bol = 0;
+		}
+		nl = memchr(p, '\n', end - p);
+		stop = nl != NULL ? nl : end;
+		if ((len = stop - p) > 0) {
+			memcpy(o, p, len);
+			o += len;
+			d->cr = p[len - 1] == '\r';
+			p = stop;
+		}
+		if (nl != NULL) {
+			if (!d->cr)
+				*o++ = '\r';
+			*o++ = '\n';
+			p++;
+			d->bol = 1;
+			d->cr = 0;
+		}
+	}
+	return o - out;
+}
+
+size_t
+dotenc_finish(struct dotenc *d, char *out)
+{
+	size_t n = 0;
+
+	if (!d->bol) {
+		if (!d->cr)
+			out[n++] = '\r';
+		out[n++] = '\n';
+	}
+	d->bol = 1;
+	d->cr = 0;
+	return n;
+}
+
+/* Stream the header block and the body, dot-stuffed, then ".". */
+static int
+send_body(struct smtp *s, const struct message *m, struct err *e)
+{
+	struct dotenc d;
+	char *in, *out;
+	off_t off = m->hdr_end;
+	ssize_t n;
+	size_t olen;
+	int to = smtp_timeout(s, TO_DATA_BLOCK), rc = -1;
+
+	in = malloc(BODY_CHUNK);
+	out = malloc(2 * BODY_CHUNK + 8);
+	if (in == NULL || out == NULL) {
+		err_set(e, ERR_OSERR, "out of memory");
+		goto done;
+	}
+	dotenc_init(&d);
+	/* The header block is small; encode it in pieces of BODY_CHUNK. */
+	for (size_t h = 0; h < m->outlen; h += BODY_CHUNK) {
+		size_t c = m->outlen - h < BODY_CHUNK ? m->outlen - h :
+		    BODY_CHUNK;
+
+		olen = dotenc_chunk(&d, m->out + h, c, out, 1);
+		if (net_write(&s->net, out, olen, to, e) == -1)
+			goto done;
+	}
+	for (;;) {
+		if ((n = msg_read(m, off, in, BODY_CHUNK, e)) == -1)
+			goto done;
+		if (n == 0)
+			break;
+		off += n;
+		olen = dotenc_chunk(&d, in, n, out, 1);
+		if (net_write(&s->net, out, olen, to, e) == -1)
+			goto done;
+	}
+	olen = dotenc_finish(&d, out);
+	memcpy(out + olen, ".\r\n", 3);
+	if (net_write(&s->net, out, olen + 3, to, e) == -1 ||
+	    net_flush(&s->net, to, e) == -1)
+		goto done;
+	log_proto("->", ".", 1);
+	rc = 0;
+done:
+	free(in);
+	free(out);
+	return rc;
+}
+
+int
+smtp_send(struct smtp *s, const char *from, char * const *rcpts,
+    size_t nrcpts, const struct message *m, struct err *e)
+{
+	struct reply r;
+	char params[64] = "", what[300], refused[512] = "";
+	unsigned long long size = msg_wire_size(m);
+	size_t i, nref = 0;
+	int pipe = (s->caps & CAP_PIPELINING) != 0;
+	int to = smtp_timeout(s, TO_COMMAND), failed = 0, perm = 0;
+
+	/* RFC 1870 6: check the hub's limit before sending anything. */
+	if ((s->caps & CAP_SIZE) && s->size_max > 0 && size > s->size_max)
+		return err_set(e, ERR_UNAVAILABLE, "%s: message of %llu bytes "
+		    "is larger than the hub's limit of %lu bytes (SIZE)",
+		    s->host, size, s->size_max);
+	if (s->caps & CAP_SIZE)
+		snprintf(params, sizeof(params), " SIZE=%llu", size);
+	if (m->eightbit && (s->caps & CAP_8BITMIME))
+		strlcat(params, " BODY=8BITMIME", sizeof(params));
+
+	if (smtp_queue(s, -1, e, "MAIL FROM:<%s>%s", from, params) == -1)
+		return -1;
+	if (!pipe) {
+		if (net_flush(&s->net, to, e) == -1 ||
+		    smtp_read_reply(s, &r, to, e) == -1)
+			return step_error(s, "MAIL FROM", e);
+		if (r.code != 250) {
+			smtp_reply_error(s, &r, "MAIL FROM", ERR_UNAVAILABLE, e);
+			goto reset;
+		}
+	}
+	for (i = 0; i < nrcpts; i++) {
+		if (smtp_queue(s, -1, e, "RCPT TO:<%s>", rcpts[i]) == -1)
+			return -1;
+		if (pipe)
+			continue;
+		if (net_flush(&s->net, to, e) == -1 ||
+		    smtp_read_reply(s, &r, to, e) == -1)
+			return step_error(s, "RCPT TO", e);
+		if (r.code != 250 && r.code != 251) {
+			snprintf(what, sizeof(what), "RCPT TO:<%s>", rcpts[i]);
+			smtp_reply_error(s, &r, what, ERR_NOUSER, e);
+			goto reset;
+		}
+	}
+	if (pipe) {
+		/* RFC 2920 3.1: DATA ends the group; read every reply. */
+		if (smtp_queue(s, -1, e, "DATA") == -1 ||
+		    net_flush(&s->net, to, e) == -1)
+			return step_error(s, "MAIL FROM", e);
+		if (smtp_read_reply(s, &r, to, e) == -1)
+			return step_error(s, "MAIL FROM", e);
+		if (r.code != 250) {
+			smtp_reply_error(s, &r, "MAIL FROM", ERR_UNAVAILABLE, e);
+			failed = 1;
+		}
+		for (i = 0; i < nrcpts; i++) {
+			if (smtp_read_reply(s, &r, to, e) == -1)
+				return step_error(s, "RCPT TO", e);
+			if (r.code == 250 || r.code == 251 || failed)
+				continue;
+			nref++;
+			perm |= r.code >= 500;
+			if (strlen(refused) < 300)
+				snprintf(refused + strlen(refused),
+				    sizeof(refused) - strlen(refused),
+				    "%s<%s> %d %.*s", nref > 1 ? "; " : "",
+				    rcpts[i], r.code,
+				    (int)strcspn(r.text, "\n"), r.text);
+		}
+		if (smtp_read_reply(s, &r, smtp_timeout(s, TO_DATA_INIT), e) ==
+		    -1)
+			return step_error(s, "DATA", e);
+		if (nref > 0 && !failed) {
+			char shown[512];
+
+			sanitize(shown, sizeof(shown), refused,
+			    strlen(refused));
+			err_set(e, perm ? ERR_NOUSER : ERR_TEMPFAIL, "%s: %zu "
+			    "recipient%s refused, nothing sent: %s", s->host,
+			    nref, nref > 1 ? "s" : "", shown);
+			failed = 1;
+		}
+		if (r.code == 354 && failed) {
+			/*
+			 * The hub waits for data we will not send: closing
+			 * the connection discards the transaction.
+			 */
+			net_close(&s->net);
+			return -1;
+		}
+		if (failed)
+			goto reset;
+		if (r.code != 354) {
+			smtp_reply_error(s, &r, "DATA", ERR_UNAVAILABLE, e);
+			goto reset;
+		}
+	} else {
+		if (smtp_command(s, &r, smtp_timeout(s, TO_DATA_INIT), -1, e,
+		    "DATA") == -1)
+			return step_error(s, "DATA", e);
+		if (r.code != 354) {
+			smtp_reply_error(s, &r, "DATA", ERR_UNAVAILABLE, e);
+			goto reset;
+		}
+	}
+	log_info("sending %llu bytes", size);
+	if (send_body(s, m, e) == -1)
+		return step_error(s, "sending the message", e);
+	if (smtp_read_reply(s, &r, smtp_timeout(s, TO_DATA_END), e) == -1) {
+		err_prefix(e, "the hub may or may not have the message: ");
+		return step_error(s, "end of data", e);
+	}
+	if (r.code != 250)
+		return smtp_reply_error(s, &r, "end of data", ERR_UNAVAILABLE,
+		    e);
+	return 0;
+reset:
+	/* Keep the session usable and leave no half transaction behind. */
+	if (s->net.fd != -1 && smtp_command(s, &r, to, -1, &(struct err){0},
+	    "RSET") == -1)
+		net_close(&s->net);
+	return -1;
+}
+
+void
+smtp_quit(struct smtp *s)
+{
+	struct reply r;
+	struct err e;
+
+	if (s->net.fd != -1 && s->net.wbuf != NULL)
+		smtp_command(s, &r, smtp_timeout(s, TO_QUIT), -1, &e, "QUIT");
+	net_close(&s->net);
+}
+
+void
+smtp_close(struct smtp *s)
+{
+	net_close(&s->net);
+}

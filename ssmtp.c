@@ -1,0 +1,569 @@
+/*
+ * ssmtp: a sendmail-compatible, send-only mail client.  This file owns
+ * the order of the steps and is the only place that turns results into
+ * exit codes (sysexits.h).
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "auth.h"
+#include "config.h"
+#include "deadletter.h"
+#include "log.h"
+#include "message.h"
+#include "smtp.h"
+#include "tls.h"
+
+#ifndef VERSION
+#define VERSION		"0.1"
+#endif
+
+#define RCPTS_MAX	100000
+
+struct opts {
+	const char	*conf;		/* -C */
+	const char	*sender;	/* -f, -r */
+	const char	*fullname;	/* -F */
+	int		 ignore_dots;	/* -i, -oi */
+	int		 from_headers;	/* -t */
+	int		 family;	/* -4, -6 */
+	char	       **args;		/* recipients */
+	int		 nargs;
+};
+
+struct rcpts {
+	char	**v;
+	size_t	 n, cap;
+	const struct config *conf;
+	const char *domain;		/* to qualify bare names */
+	enum err_kind kind;		/* for errors: usage or data */
+	struct err *e;
+};
+
+static int
+exit_code(enum err_kind k)
+{
+	switch (k) {
+	case ERR_NONE:		return EX_OK;
+	case ERR_USAGE:		return EX_USAGE;
+	case ERR_DATA:		return EX_DATAERR;
+	case ERR_NOUSER:	return EX_NOUSER;
+	case ERR_NOHOST:	return EX_NOHOST;
+	case ERR_UNAVAILABLE:	return EX_UNAVAILABLE;
+	case ERR_SOFTWARE:	return EX_SOFTWARE;
+	case ERR_OSERR:		return EX_OSERR;
+	case ERR_IOERR:		return EX_IOERR;
+	case ERR_TEMPFAIL:	return EX_TEMPFAIL;
+	case ERR_PROTOCOL:	return EX_PROTOCOL;
+	case ERR_NOPERM:	return EX_NOPERM;
+	case ERR_CONFIG:	return EX_CONFIG;
+	}
+	return EX_SOFTWARE;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: ssmtp [-46itv] [-C config] [-F name] "
+	    "[-f sender] [-o option] [--] [recipient ...]\n");
+}
+
+/* Options that take a value, attached or as the next argument. */
+static const char *
+optval(char **argv, int *i, const char *rest, char flag, struct err *e)
+{
+	if (*rest != '\0')
+		return rest;
+	if (argv[*i + 1] == NULL) {
+		err_set(e, ERR_USAGE, "option -%c needs a value", flag);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+/*
+ * Parse sendmail's command line.  Returns 0 to send, 1 when a mode that
+ * sends nothing has done its work, -1 with ERR_USAGE.
+ */
+static int
+parse_args(int argc, char **argv, struct opts *o, struct err *e)
+{
+	const char *p, *v;
+	int i;
+
+	(void)argc;
+	for (i = 1; argv[i] != NULL; i++) {
+		p = argv[i];
+		if (p[0] != '-' || p[1] == '\0')
+			break;
+		if (strcmp(p, "--") == 0) {
+			i++;
+			break;
+		}
+		for (p++; *p != '\0'; p++) {
+			char c = *p;
+
+			switch (c) {
+			case 'i':
+				o->ignore_dots = 1;
+				continue;
+			case 't':
+				o->from_headers = 1;
+				continue;
+			case 'v':
+				log_verbose = 1;
+				continue;
+			case 'm': case 'n': case 'U':
+				continue;	/* sendmail: ignored */
+			case '4':
+				o->family = AF_INET;
+				continue;
+			case '6':
+				o->family = AF_INET6;
+				continue;
+			case 'V':
+				printf("ssmtp %s\n", VERSION);
+				return 1;
+			case 'C': case 'f': case 'r': case 'F': case 'o':
+			case 'B': case 'N': case 'R': case 'h': case 'L':
+			case 'X': case 'O': case 'p':
+				if ((v = optval(argv, &i, p + 1, c, e)) == NULL)
+					return -1;
+				if (c == 'C')
+					o->conf = v;
+				else if (c == 'f' || c == 'r')
+					o->sender = v;
+				else if (c == 'F')
+					o->fullname = v;
+				else if (c == 'o' && strcmp(v, "i") == 0)
+					o->ignore_dots = 1;
+				break;
+			case 'b':
+				if (p[1] == 'm')
+					break;
+				if (p[1] == 'p') {
+					printf("Mail queue is empty\n");
+					return 1;
+				}
+				if (p[1] == 'i')
+					return 1;	/* no alias database */
+				return err_set(e, ERR_USAGE, "option -b%s is "
+				    "not supported", p + 1);
+			case 'q':
+				return 1;	/* no queue to run */
+			case 'd':
+				break;		/* sendmail debug: ignored */
+			default:
+				usage();
+				return err_set(e, ERR_USAGE, "unknown option "
+				    "-%c", c);
+			}
+			break;	/* the value took the rest of the word */
+		}
+	}
+	o->args = argv + i;
+	o->nargs = argc - i;
+	return 0;
+}
+
+static const char *
+local_hostname(void)
+{
+	static char name[256];
+	struct addrinfo hints, *res;
+
+	if (*name != '\0')
+		return name;
+	if (gethostname(name, sizeof(name) - 1) == -1 || *name == '\0')
+		strlcpy(name, "localhost", sizeof(name));
+	if (strchr(name, '.') == NULL) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_flags = AI_CANONNAME;
+		if (getaddrinfo(name, NULL, &hints, &res) == 0) {
+			if (res->ai_canonname != NULL &&
+			    strchr(res->ai_canonname, '.') != NULL)
+				strlcpy(name, res->ai_canonname, sizeof(name));
+			freeaddrinfo(res);
+		}
+	}
+	return name;
+}
+
+/*
+ * Record a recipient error.  Returns 1: a callback's "stop", distinct from
+ * the parser's own -1.
+ */
+static int
+rcpt_fail(struct rcpts *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+rcpt_fail(struct rcpts *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->e->kind = r->kind;
+	va_start(ap, fmt);
+	vsnprintf(r->e->msg, sizeof(r->e->msg), fmt, ap);
+	va_end(ap);
+	return 1;
+}
+
+/* Add one recipient: qualified, mapped by Root, checked, sent once. */
+static int
+rcpt_add(void *arg, const char *a)
+{
+	struct rcpts *r = arg;
+	struct passwd *pw;
+	char buf[ADDR_MAX + 1], msg[300];
+	const char *use = a;
+	size_t i;
+	char **nv;
+
+	if (strchr(a, '@') == NULL) {
+		/* sSMTP's Root: mail for system accounts goes there. */
+		if (r->conf->root != NULL && (pw = getpwnam(a)) != NULL &&
+		    pw->pw_uid < 1000)
+			use = r->conf->root;
+		if (strchr(use, '@') == NULL) {
+			if ((size_t)snprintf(buf, sizeof(buf), "%s@%s", use,
+			    r->domain) >= sizeof(buf))
+				return rcpt_fail(r, "recipient %s: address too "
+				    "long", a);
+			use = buf;
+		}
+	}
+	if (addr_check(use, 0, msg, sizeof(msg)) == -1)
+		return rcpt_fail(r, "recipient %s: %s", a, msg);
+	for (i = 0; i < r->n; i++)
+		if (strcasecmp(r->v[i], use) == 0)
+			return 0;
+	if (r->n == RCPTS_MAX)
+		return rcpt_fail(r, "more than %d recipients", RCPTS_MAX);
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		if ((nv = reallocarray(r->v, r->cap, sizeof(*nv))) == NULL)
+			return err_set(r->e, ERR_OSERR, "out of memory"), 1;
+		r->v = nv;
+	}
+	if ((r->v[r->n] = strdup(use)) == NULL)
+		return err_set(r->e, ERR_OSERR, "out of memory"), 1;
+	r->n++;
+	return 0;
+}
+
+static void
+rcpts_free(struct rcpts *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->v[i]);
+	free(r->v);
+}
+
+/* Qualify a bare sender name with the domain into buf. */
+static int
+qualify(const char *a, const char *domain, char *buf, size_t size,
+    enum err_kind kind, struct err *e)
+{
+	char msg[300];
+
+	if (*a == '\0' || strcmp(a, "<>") == 0) {
+		*buf = '\0';	/* the null sender */
+		return 0;
+	}
+	if (strchr(a, '@') == NULL) {
+		if ((size_t)snprintf(buf, size, "%s@%s", a, domain) >= size)
+			return err_set(e, kind, "sender %s: address too long",
+			    a);
+	} else
+		strlcpy(buf, a, size);
+	if (addr_check(buf, 0, msg, sizeof(msg)) == -1)
+		return err_set(e, kind, "sender %s: %s", a, msg);
+	return 0;
+}
+
+/* The display name for a new From: -F, else the passwd gecos name. */
+static void
+from_header(const char *name, const char *addr, char *buf, size_t size)
+{
+	char clean[256];
+	size_t i, o = 0;
+	int special = 0;
+
+	for (i = 0; name != NULL && name[i] != '\0' && name[i] != ',' &&
+	    o + 2 < sizeof(clean); i++) {
+		unsigned char c = name[i];
+
+		if (c < 0x20 || c == 0x7f)
+			continue;
+		if (c == '"' || c == '\\')
+			clean[o++] = '\\';
+		if (strchr("()<>[]:;@.,", c) != NULL)
+			special = 1;
+		clean[o++] = c;
+	}
+	clean[o] = '\0';
+	if (o == 0)
+		snprintf(buf, size, "<%s>", addr);
+	else if (special)
+		snprintf(buf, size, "\"%s\" <%s>", clean, addr);
+	else
+		snprintf(buf, size, "%s <%s>", clean, addr);
+}
+
+struct run {
+	struct opts	 o;
+	struct config	 conf;
+	struct message	 msg;
+	struct rcpts	 rcpts;
+	char		 sender[ADDR_MAX + 1];
+	char		 user[256];
+	char		 gecos[256];
+	char		*alias_from;	/* revaliases address */
+	struct hub	 alias_hub;	/* revaliases hub */
+	const char	*hub_used;
+	char		 reply[512];
+};
+
+/* Everything between reading the message and the hub's final reply. */
+static int
+prepare(struct run *r, struct err *e)
+{
+	const char *domain, *conffile, *slash;
+	char path[4096], own[ADDR_MAX + 1], hdr[600], fromaddr[ADDR_MAX + 1];
+	struct msg_build b;
+	struct passwd *pw;
+	int i, has;
+
+	conffile = r->o.conf ? r->o.conf : SSMTP_CONF_DIR "/ssmtp.conf";
+	if (conf_load(&r->conf, conffile, e) == -1)
+		return -1;
+	if (r->conf.debug)
+		log_verbose = 1;
+	if (r->conf.nhubs == 0)
+		return err_set(e, ERR_CONFIG, "%s: no Mailhub set", conffile);
+	if ((pw = getpwuid(getuid())) != NULL) {
+		strlcpy(r->user, pw->pw_name, sizeof(r->user));
+		strlcpy(r->gecos, pw->pw_gecos ? pw->pw_gecos : "",
+		    sizeof(r->gecos));
+	} else
+		snprintf(r->user, sizeof(r->user), "%u", (unsigned)getuid());
+	/* revaliases sits beside the config file read (-C moves both). */
+	slash = strrchr(conffile, '/');
+	snprintf(path, sizeof(path), "%.*s/revaliases",
+	    slash ? (int)(slash - conffile) : 1, slash ? conffile : ".");
+	if (conf_revalias(path, r->user, &r->alias_from, &r->alias_hub, e) ==
+	    -1)
+		return -1;
+	if (msg_parse_headers(&r->msg, e) == -1)
+		return -1;
+	domain = r->conf.rewrite_domain ? r->conf.rewrite_domain :
+	    r->conf.hostname ? r->conf.hostname : local_hostname();
+
+	/* The user's own address: revaliases, else user@domain. */
+	if (qualify(r->alias_from ? r->alias_from : r->user, domain, own,
+	    sizeof(own), ERR_CONFIG, e) == -1)
+		return -1;
+	/* The envelope sender (DESIGN.md, "Envelope and input rules"). */
+	if (r->o.sender != NULL) {
+		if (qualify(r->o.sender, domain, r->sender, sizeof(r->sender),
+		    ERR_USAGE, e) == -1)
+			return -1;
+	} else if (r->conf.from_line_override &&
+	    (has = msg_from_address(&r->msg, fromaddr, sizeof(fromaddr),
+	    e)) != 0) {
+		if (has == -1 || qualify(fromaddr, domain, r->sender,
+		    sizeof(r->sender), ERR_DATA, e) == -1)
+			return -1;
+	} else
+		strlcpy(r->sender, own, sizeof(r->sender));
+
+	r->rcpts.conf = &r->conf;
+	r->rcpts.domain = domain;
+	r->rcpts.e = e;
+	r->rcpts.kind = ERR_USAGE;
+	for (i = 0; i < r->o.nargs; i++) {
+		char msg[300];
+		int rc;
+
+		rc = addr_parse_list(r->o.args[i], strlen(r->o.args[i]),
+		    rcpt_add, &r->rcpts, msg, sizeof(msg));
+		if (rc == -1)
+			return err_set(e, ERR_USAGE, "recipient \"%s\": %s",
+			    r->o.args[i], msg);
+		if (rc != 0)
+			return -1;
+	}
+	if (r->o.from_headers) {
+		r->rcpts.kind = ERR_DATA;
+		if (msg_recipients(&r->msg, rcpt_add, &r->rcpts, e) != 0)
+			return -1;
+	}
+	if (r->rcpts.n == 0)
+		return err_set(e, r->o.from_headers ? ERR_DATA : ERR_USAGE,
+		    "no recipients%s", r->o.from_headers ? " in the To, Cc "
+		    "or Bcc headers" : " given (name them, or use -t)");
+
+	from_header(r->o.fullname ? r->o.fullname : r->gecos,
+	    r->conf.from_line_override || r->o.sender == NULL ? own :
+	    r->sender, hdr, sizeof(hdr));
+	memset(&b, 0, sizeof(b));
+	b.from = hdr;
+	b.replace_from = !r->conf.from_line_override;
+	b.hostname = r->conf.hostname ? r->conf.hostname : local_hostname();
+	b.add = r->conf.add_headers;
+	b.nadd = r->conf.nadd_headers;
+	return msg_build_headers(&r->msg, &b, e);
+}
+
+/* Try the hubs in order; a hub that cannot be reached yields to the next. */
+static int
+deliver(struct run *r, struct err *e)
+{
+	struct hub hubs[CONF_MAX_HUBS + 1];
+	struct smtp s;
+	SSL_CTX *ctx;
+	size_t n = 0, i;
+	int rc = -1;
+	const char *helo = r->conf.hostname ? r->conf.hostname :
+	    local_hostname();
+
+	if (r->alias_hub.host != NULL)
+		hubs[n++] = r->alias_hub;
+	for (i = 0; i < r->conf.nhubs; i++)
+		hubs[n++] = r->conf.hubs[i];
+	if (!r->conf.tls_verify && !r->conf.has_fingerprint)
+		log_warnx("warning: TLSVerify=NO: the hub's certificate is not "
+		    "checked; anyone on the path can read this mail and the "
+		    "password");
+	if ((ctx = tls_ctx_new(&r->conf, e)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			log_warnx("%s; trying %s", e->msg, hubs[i].host);
+		if (smtp_open(&s, &r->conf, &hubs[i], ctx, helo, r->o.family,
+		    e) == -1) {
+			smtp_close(&s);
+			if (e->kind == ERR_TEMPFAIL || e->kind == ERR_NOHOST)
+				continue;
+			break;
+		}
+		r->hub_used = hubs[i].host;
+		if ((r->conf.auth_user == NULL ||
+		    auth_login(&s, &r->conf, e) == 0) &&
+		    smtp_send(&s, r->sender, r->rcpts.v, r->rcpts.n, &r->msg,
+		    e) == 0) {
+			strlcpy(r->reply, s.last, sizeof(r->reply));
+			rc = 0;
+		}
+		if (rc == 0 || s.net.fd != -1)
+			smtp_quit(&s);
+		else
+			smtp_close(&s);
+		break;
+	}
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+static void
+log_result(struct run *r, int ok, const struct err *e)
+{
+	char to[1024] = "";
+	size_t i;
+
+	for (i = 0; i < r->rcpts.n && strlen(to) < 900; i++)
+		snprintf(to + strlen(to), sizeof(to) - strlen(to), "%s<%s>",
+		    i ? "," : "", r->rcpts.v[i]);
+	if (i < r->rcpts.n)
+		snprintf(to + strlen(to), sizeof(to) - strlen(to),
+		    ",... (%zu in all)", r->rcpts.n);
+	if (ok)
+		log_syslog(LOG_INFO, "from=<%s>, to=%s, size=%lld, hub=%s, "
+		    "status=sent (%s)", r->sender, to, (long long)r->msg.size,
+		    r->hub_used, r->reply);
+	else
+		log_syslog(LOG_ERR, "from=<%s>, to=%s, size=%lld, hub=%s, "
+		    "status=failed (%s)", r->sender, to,
+		    (long long)r->msg.size, r->hub_used ? r->hub_used : "none",
+		    e->msg);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct run r;
+	struct err e = { ERR_NONE, "" }, de;
+	char dl[4096];
+	const char *prog;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&r, 0, sizeof(r));
+	conf_init(&r.conf);
+	msg_init(&r.msg);
+	prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	if (strcmp(prog, "mailq") == 0) {
+		printf("Mail queue is empty\n");
+		return EX_OK;
+	}
+	if (strcmp(prog, "newaliases") == 0)
+		return EX_OK;
+	if ((rc = parse_args(argc, argv, &r.o, &e)) != 0) {
+		if (rc == -1)
+			log_warnx("%s", e.msg);
+		return rc == 1 ? EX_OK : exit_code(e.kind);
+	}
+	if (msg_spool(&r.msg, STDIN_FILENO, r.o.ignore_dots, &e) == -1) {
+		log_warnx("%s", e.msg);
+		return exit_code(e.kind);
+	}
+	rc = prepare(&r, &e);
+	if (rc == 0 && r.msg.nul)
+		rc = err_set(&e, ERR_DATA, "the message contains NUL bytes, "
+		    "which SMTP cannot carry");
+	if (rc == 0)
+		rc = deliver(&r, &e);
+	if (rc == 0) {
+		log_info("sent: %s", r.reply);
+		log_result(&r, 1, &e);
+	} else {
+		log_warnx("%s", e.msg);
+		log_result(&r, 0, &e);
+		if (r.conf.dead_letter_off)
+			log_warnx("message not kept (DeadLetter=NO)");
+		else {
+			deadletter_path(r.conf.dead_letter, dl, sizeof(dl));
+			if (deadletter_save(&r.msg, dl, r.sender, &de) == 0)
+				log_warnx("message kept in %s", dl);
+			else {
+				log_warnx("could not keep the message: %s",
+				    de.msg);
+				e.kind = ERR_IOERR;
+			}
+		}
+	}
+	rcpts_free(&r.rcpts);
+	free(r.alias_from);
+	free(r.alias_hub.host);
+	msg_free(&r.msg);
+	conf_free(&r.conf);
+	return exit_code(rc == 0 ? ERR_NONE : e.kind);
+}

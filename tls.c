@@ -1,0 +1,149 @@
+/* TLS context and peer verification. */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "log.h"
+#include "tls.h"
+
+static const char *
+ssl_reason(void)
+{
+	unsigned long code = ERR_peek_last_error();
+	const char *r = code ? ERR_reason_error_string(code) : NULL;
+
+	return r != NULL ? r : "unknown error";
+}
+
+SSL_CTX *
+tls_ctx_new(const struct config *c, struct err *e)
+{
+	SSL_CTX *ctx;
+	const char *key;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		err_set(e, ERR_SOFTWARE, "cannot create a TLS context: %s",
+		    ssl_reason());
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, c->tls_min_version);
+	/* Hubs that close without close_notify must not fail a good send. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (c->tls_ca_file != NULL || c->tls_ca_dir != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, c->tls_ca_file,
+		    c->tls_ca_dir) != 1) {
+			err_set(e, ERR_CONFIG, "cannot load CA certificates "
+			    "from %s: %s", c->tls_ca_file ? c->tls_ca_file :
+			    c->tls_ca_dir, ssl_reason());
+			goto fail;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		err_set(e, ERR_CONFIG, "cannot load the system CA "
+		    "certificates: %s", ssl_reason());
+		goto fail;
+	}
+	if (c->use_tls_cert) {
+		if (c->tls_cert == NULL) {
+			err_set(e, ERR_CONFIG, "UseTLSCert=YES needs TLSCert");
+			goto fail;
+		}
+		key = c->tls_key != NULL ? c->tls_key : c->tls_cert;
+		if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1) {
+			err_set(e, ERR_CONFIG, "cannot use TLSCert %s: %s",
+			    c->tls_cert, ssl_reason());
+			goto fail;
+		}
+		if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) !=
+		    1 || SSL_CTX_check_private_key(ctx) != 1) {
+			err_set(e, ERR_CONFIG, "cannot use TLSKey %s: %s", key,
+			    ssl_reason());
+			goto fail;
+		}
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static int
+is_ip(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 ||
+	    inet_pton(AF_INET6, host, buf) == 1;
+}
+
+static int
+check_pin(SSL *ssl, const struct config *c, struct err *e)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	X509 *cert;
+
+	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL)
+		return err_set(e, ERR_UNAVAILABLE, "server sent no "
+		    "certificate");
+	if (X509_digest(cert, EVP_sha256(), md, &len) != 1 || len != 32)
+		return err_set(e, ERR_SOFTWARE, "cannot hash the server "
+		    "certificate");
+	if (memcmp(md, c->tls_fingerprint, 32) != 0)
+		return err_set(e, ERR_UNAVAILABLE, "server certificate does "
+		    "not match TLSFingerprint");
+	return 0;
+}
+
+int
+tls_start(struct net *n, SSL_CTX *ctx, const struct config *c,
+    const char *host, int timeout, struct err *e)
+{
+	X509_VERIFY_PARAM *param;
+	SSL *ssl;
+	long vr;
+
+	if ((ssl = SSL_new(ctx)) == NULL)
+		return err_set(e, ERR_SOFTWARE, "cannot create a TLS session: "
+		    "%s", ssl_reason());
+	if (c->tls_verify) {
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+		param = SSL_get0_param(ssl);
+		X509_VERIFY_PARAM_set_hostflags(param,
+		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (is_ip(host)) {
+			if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1)
+				goto soft;
+		} else if (SSL_set1_host(ssl, host) != 1)
+			goto soft;
+	} else
+		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+	/* RFC 6066 3: SNI names a host, never an address literal. */
+	if (!is_ip(host) && SSL_set_tlsext_host_name(ssl, host) != 1)
+		goto soft;
+	if (net_tls_handshake(n, ssl, timeout, e) == -1) {
+		vr = SSL_get_verify_result(ssl);
+		if (c->tls_verify && vr != X509_V_OK)
+			return err_set(e, ERR_UNAVAILABLE, "certificate of %s "
+			    "not trusted: %s", host,
+			    X509_verify_cert_error_string(vr));
+		return -1;
+	}
+	if (c->has_fingerprint && check_pin(ssl, c, e) == -1)
+		return -1;
+	log_info("TLS: %s, %s, certificate %s", SSL_get_version(ssl),
+	    SSL_get_cipher_name(ssl), c->tls_verify ? "verified" :
+	    c->has_fingerprint ? "pinned (chain not verified)" :
+	    "NOT VERIFIED");
+	return 0;
+soft:
+	SSL_free(ssl);
+	return err_set(e, ERR_SOFTWARE, "cannot set up TLS verification for "
+	    "%s", host);
+}
