@@ -1,0 +1,114 @@
+# ssmtp: a sendmail-compatible, send-only mail client.
+# `make` builds ./ssmtp; `make demo` and `make check` install what they
+# need (Debian packages) through scripts/deps.sh first.
+
+VERSION    = 0.1
+PREFIX    ?= /usr/local
+SBINDIR   ?= $(PREFIX)/sbin
+MANDIR    ?= $(PREFIX)/share/man
+DOCDIR    ?= $(PREFIX)/share/doc/ssmtp
+CONFDIR   ?= /etc/ssmtp
+
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+PYTHON    ?= /usr/bin/python3
+
+PKGS       = libbsd-overlay openssl
+DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lbsd -lssl -lcrypto)
+
+WARN       = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+             -Wmissing-prototypes -Wformat=2
+CFLAGS    ?= -O2 -g
+HARDEN_CFLAGS  = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+HARDEN_LDFLAGS = -pie -Wl,-z,relro,-z,now
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEP_CFLAGS) \
+             -DVERSION='"$(VERSION)"' -DSSMTP_CONF_DIR='"$(CONFDIR)"'
+
+SAN_FLAGS  = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+
+SRCS = addr.c auth.c config.c deadletter.c log.c message.c net.c smtp.c tls.c
+MAIN = ssmtp.c
+OBJS = $(SRCS:%.c=build/%.o)
+SAN_OBJS = $(SRCS:%.c=build/asan/%.o)
+HDRS = $(wildcard *.h)
+
+all: ssmtp
+
+ssmtp: $(OBJS) build/ssmtp.o
+	$(CC) $(ALL_CFLAGS) $(HARDEN_CFLAGS) $(LDFLAGS) $(HARDEN_LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+build/%.o: %.c $(HDRS) | build
+	$(CC) $(ALL_CFLAGS) $(HARDEN_CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+build/asan/%.o: %.c $(HDRS) | build/asan
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) -c -o $@ $<
+
+build build/asan:
+	mkdir -p $@
+
+# The same program and unit tests under AddressSanitizer and UBSan.
+build/asan/ssmtp: $(SAN_OBJS) build/asan/ssmtp.o
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(DEP_LIBS)
+
+build/unit: $(OBJS) build/unit.o
+	$(CC) $(ALL_CFLAGS) $(HARDEN_CFLAGS) $(HARDEN_LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+build/asan/unit: $(SAN_OBJS) build/asan/unit.o
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(DEP_LIBS)
+
+build/unit.o: tests/unit.c $(HDRS) | build
+	$(CC) $(ALL_CFLAGS) $(HARDEN_CFLAGS) -I. -c -o $@ tests/unit.c
+
+build/asan/unit.o: tests/unit.c $(HDRS) | build/asan
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -I. -c -o $@ tests/unit.c
+
+deps:
+	@sh scripts/deps.sh
+
+demo: deps
+	@$(MAKE) -s all
+	@sh scripts/demo.sh
+
+# Every test: unit tests and integration tests, plain and sanitized.
+check: deps
+	@$(MAKE) -s all build/unit build/asan/ssmtp build/asan/unit
+	@echo "== unit tests"
+	@./build/unit
+	@echo "== unit tests (ASan + UBSan)"
+	@./build/asan/unit
+	@echo "== man pages (mandoc -Tlint)"
+	@mandoc -Tlint -W warning man/ssmtp.8 man/ssmtp.conf.5 man/revaliases.5
+	@echo "== integration tests (release and ASan + UBSan builds)"
+	@cd tests && $(PYTHON) -m pytest -q -p no:cacheprovider
+
+install: ssmtp
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)
+	install -m 755 ssmtp $(DESTDIR)$(SBINDIR)/ssmtp
+	for l in sendmail mailq newaliases; do \
+	    ln -sf ssmtp $(DESTDIR)$(SBINDIR)/$$l; done
+	if [ "$(PREFIX)" = /usr ]; then install -d $(DESTDIR)/usr/lib && \
+	    ln -sf ../sbin/sendmail $(DESTDIR)/usr/lib/sendmail; fi
+	install -m 644 man/ssmtp.8 $(DESTDIR)$(MANDIR)/man8/ssmtp.8
+	install -m 644 man/ssmtp.conf.5 $(DESTDIR)$(MANDIR)/man5/ssmtp.conf.5
+	install -m 644 man/revaliases.5 $(DESTDIR)$(MANDIR)/man5/revaliases.5
+	install -m 644 ssmtp.conf.example revaliases $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ssmtp $(DESTDIR)$(SBINDIR)/sendmail \
+	    $(DESTDIR)$(SBINDIR)/mailq $(DESTDIR)$(SBINDIR)/newaliases \
+	    $(DESTDIR)$(MANDIR)/man8/ssmtp.8 \
+	    $(DESTDIR)$(MANDIR)/man5/ssmtp.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man5/revaliases.5 \
+	    $(DESTDIR)$(DOCDIR)/ssmtp.conf.example $(DESTDIR)$(DOCDIR)/revaliases
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	if [ "$(PREFIX)" = /usr ] && [ -L $(DESTDIR)/usr/lib/sendmail ] && \
+	    [ "$$(readlink $(DESTDIR)/usr/lib/sendmail)" = ../sbin/sendmail ]; \
+	    then rm -f $(DESTDIR)/usr/lib/sendmail; fi
+
+clean:
+	rm -rf build ssmtp tests/__pycache__
+
+.PHONY: all deps demo check install uninstall clean

@@ -1,0 +1,505 @@
+/*
+ * Unit tests for the parsers and the encoder: config lines, revaliases,
+ * addresses, reply lines, spooling, headers, dot-stuffing.  Prints
+ * "unit: N passed, N failed" and exits non-zero on any failure.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "config.h"
+#include "message.h"
+#include "smtp.h"
+
+static int npass, nfail;
+
+#define CHECK(cond, ...) do {						\
+	if (cond)							\
+		npass++;						\
+	else {								\
+		nfail++;						\
+		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);	\
+		fprintf(stderr, __VA_ARGS__);				\
+		fputc('\n', stderr);					\
+	}								\
+} while (0)
+
+/* A temp file holding data, opened for reading; removed already. */
+static int
+tmpfd(const char *data, size_t len)
+{
+	char path[] = "/tmp/ssmtp-unit.XXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd == -1 || write(fd, data, len) != (ssize_t)len) {
+		perror("tmpfd");
+		exit(2);
+	}
+	unlink(path);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static int
+parse(struct config *c, const char *line)
+{
+	char msg[256];
+
+	return conf_parse_line(c, line, msg, sizeof(msg));
+}
+
+static void
+test_config(void)
+{
+	struct config c;
+	struct hub h;
+	struct err e;
+	char *from, path[] = "/tmp/ssmtp-unit-conf.XXXXXX";
+	int fd;
+
+	conf_init(&c);
+	CHECK(parse(&c, "Mailhub=mail.example.com:2525") == 0, "mailhub");
+	CHECK(c.nhubs == 1 && strcmp(c.hubs[0].host, "mail.example.com") == 0
+	    && c.hubs[0].port == 2525, "mailhub host:port");
+	CHECK(parse(&c, "  mailhub  =  [::1]:25  ") == 0 &&
+	    strcmp(c.hubs[0].host, "::1") == 0 && c.hubs[0].port == 25,
+	    "bracketed IPv6, blanks, lower case key");
+	CHECK(parse(&c, "MAILHUB=::1") == 0 && strcmp(c.hubs[0].host, "::1")
+	    == 0 && c.hubs[0].port == 0, "bare IPv6 address, no port");
+	CHECK(parse(&c, "Mailhub=a.example:0") == -1, "port 0");
+	CHECK(parse(&c, "Mailhub=a.example:65536") == -1, "port 65536");
+	CHECK(parse(&c, "Mailhub=a.example:smtp") == -1, "port not a number");
+	CHECK(parse(&c, "Mailhub=[::1") == -1, "unclosed bracket");
+	CHECK(parse(&c, "Mailhub=") == -1, "empty mailhub");
+	CHECK(parse(&c, "Mailhub=a.example, b.example:26") == 0 &&
+	    c.nhubs == 2 && strcmp(c.hubs[1].host, "b.example") == 0 &&
+	    c.hubs[1].port == 26, "two hubs");
+	CHECK(parse(&c, "Mailhub=a b") == -1, "blank in host");
+	CHECK(parse(&c, "UseSTARTTLS=maybe") == -1, "bad bool");
+	CHECK(parse(&c, "UseSTARTTLS=Yes") == 0 && c.use_starttls == 1,
+	    "bool yes");
+	CHECK(parse(&c, "usetls=NO") == 0 && c.use_tls == 0, "bool no");
+	CHECK(parse(&c, "AuthPass=p#ss word=x  # comment") == 0 &&
+	    strcmp(c.auth_pass, "p#ss word=x") == 0, "password with # and =");
+	CHECK(parse(&c, "# AuthPass=zzz") == 0 &&
+	    strcmp(c.auth_pass, "p#ss word=x") == 0, "comment line");
+	CHECK(parse(&c, "") == 0 && parse(&c, "   \t") == 0, "blank lines");
+	CHECK(parse(&c, "novalue") == -1, "no '='");
+	CHECK(parse(&c, "=value") == -1, "no key");
+	CHECK(parse(&c, "Bogus=1") == 1, "unknown key");
+	CHECK(parse(&c, "Timeout=0") == -1 && parse(&c, "Timeout=x") == -1 &&
+	    parse(&c, "Timeout=30s") == -1, "bad timeouts");
+	CHECK(parse(&c, "Timeout=30") == 0 && c.timeout == 30, "timeout");
+	CHECK(parse(&c, "TLSFingerprint=" "00:11:22:33:44:55:66:77:88:99:aa:"
+	    "bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF")
+	    == 0 && c.has_fingerprint && c.tls_fingerprint[31] == 0xff,
+	    "fingerprint with colons");
+	CHECK(parse(&c, "TLSFingerprint=0011") == -1, "short fingerprint");
+	CHECK(parse(&c, "AuthMethod=cram-md5") == 0 &&
+	    strcmp(c.auth_method, "CRAM-MD5") == 0, "auth method");
+	CHECK(parse(&c, "AuthMethod=DIGEST-MD5") == -1, "bad auth method");
+	CHECK(parse(&c, "AddHeader=X-Origin: cron") == 0 &&
+	    c.nadd_headers == 1, "AddHeader");
+	CHECK(parse(&c, "AddHeader=no colon") == -1, "bad AddHeader");
+	CHECK(parse(&c, "DeadLetter=NO") == 0 && c.dead_letter_off,
+	    "DeadLetter=NO");
+	CHECK(parse(&c, "DeadLetter=relative") == -1, "relative DeadLetter");
+	CHECK(parse(&c, "TLSMinVersion=1.3") == 0, "TLSMinVersion");
+	CHECK(parse(&c, "TLSMinVersion=2") == -1, "bad TLSMinVersion");
+	CHECK(parse(&c, "Hostname=has space") == -1, "blank in Hostname");
+	conf_free(&c);
+
+	/* Whole files: errors carry file:line. */
+	conf_init(&c);
+	fd = mkstemp(path);
+	dprintf(fd, "# ssmtp.conf\r\nMailhub=mail:25\r\nUseTLS=perhaps\n");
+	close(fd);
+	CHECK(conf_load(&c, path, &e) == -1 && e.kind == ERR_CONFIG &&
+	    strstr(e.msg, ":3: ") != NULL && strstr(e.msg, path) != NULL,
+	    "file:line error: %s", e.msg);
+	CHECK(c.nhubs == 1 && c.hubs[0].port == 25, "CRLF line read");
+	conf_free(&c);
+	CHECK(conf_load(&c, "/nonexistent/ssmtp.conf", &e) == -1 &&
+	    e.kind == ERR_CONFIG && strstr(e.msg, "/nonexistent/ssmtp.conf"),
+	    "missing file named: %s", e.msg);
+	conf_free(&c);
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	dprintf(fd, "# revaliases\nroot:admin@example.com:smtp.example.com:"
+	    "2525\nalice: alice@example.org\nbroken\n");
+	close(fd);
+	CHECK(conf_revalias(path, "root", &from, &h, &e) == 1 &&
+	    strcmp(from, "admin@example.com") == 0 &&
+	    strcmp(h.host, "smtp.example.com") == 0 && h.port == 2525,
+	    "revaliases with hub");
+	free(from);
+	free(h.host);
+	CHECK(conf_revalias(path, "alice", &from, &h, &e) == 1 &&
+	    strcmp(from, "alice@example.org") == 0 && h.host == NULL,
+	    "revaliases without hub");
+	free(from);
+	CHECK(conf_revalias(path, "bob", &from, &h, &e) == -1 &&
+	    strstr(e.msg, ":4:") != NULL, "malformed revaliases line");
+	CHECK(conf_revalias("/nonexistent", "bob", &from, &h, &e) == 0,
+	    "no revaliases file");
+	unlink(path);
+}
+
+struct list {
+	char	 s[2048];
+	int	 n;
+};
+
+static int
+collect(void *arg, const char *a)
+{
+	struct list *l = arg;
+
+	if (l->n++ > 0)
+		strlcat(l->s, "|", sizeof(l->s));
+	strlcat(l->s, a, sizeof(l->s));
+	return 0;
+}
+
+/* Parse and compare the addresses found, "|"-joined; NULL: must fail. */
+static void
+addrs(const char *in, const char *want)
+{
+	struct list l = { "", 0 };
+	char msg[256];
+	int r = addr_parse_list(in, strlen(in), collect, &l, msg, sizeof(msg));
+
+	if (want == NULL)
+		CHECK(r == -1, "\"%s\" should fail, got \"%s\"", in, l.s);
+	else
+		CHECK(r == 0 && strcmp(l.s, want) == 0,
+		    "\"%s\": got \"%s\" (%s), want \"%s\"", in, l.s,
+		    r ? msg : "ok", want);
+}
+
+static void
+test_addr(void)
+{
+	char msg[256], big[400];
+
+	addrs("a@b.example", "a@b.example");
+	addrs("John Doe <j@x.example>, \"Doe, Jane\" <jd@y.example>",
+	    "j@x.example|jd@y.example");
+	addrs("undisclosed-recipients:;", "");
+	addrs("team: a@b.example, c@d.example;, e@f.example",
+	    "a@b.example|c@d.example|e@f.example");
+	addrs("a@b.example (The (nested) comment)", "a@b.example");
+	addrs("(lead) <a@b.example>", "a@b.example");
+	addrs("\"quoted local\"@x.example", "\"quoted local\"@x.example");
+	addrs("Joe Q. Public <jqp@x.example>", "jqp@x.example");
+	addrs("<@route.example:a@b.example>", "a@b.example");
+	addrs("a@[127.0.0.1]", "a@[127.0.0.1]");
+	addrs("root", "root");
+	addrs("root (Cron Daemon)", "root");
+	addrs("a@b.example,\r\n\tc@d.example", "a@b.example|c@d.example");
+	addrs(",,a@b.example,", "a@b.example");
+	addrs("<>", "");
+	addrs("john doe", NULL);
+	addrs("<a@b.example", NULL);
+	addrs("a@b.example>", NULL);
+	addrs("a@b.example (open comment", NULL);
+	addrs("\"open quote@b.example", NULL);
+	addrs("g: a@b.example", NULL);
+	addrs("a@", NULL);
+	addrs("x@y\001z", NULL);
+
+	CHECK(addr_check("a@b.example", 0, msg, sizeof(msg)) == 0, "ok addr");
+	CHECK(addr_check("a@b\r\nRCPT TO:<x@y>", 0, msg, sizeof(msg)) == -1,
+	    "CRLF in address");
+	CHECK(addr_check("a b@c", 0, msg, sizeof(msg)) == -1, "blank");
+	CHECK(addr_check("\"a b\"@c", 0, msg, sizeof(msg)) == 0,
+	    "quoted blank");
+	CHECK(addr_check("a>@c", 0, msg, sizeof(msg)) == -1, "'>'");
+	CHECK(addr_check("", 0, msg, sizeof(msg)) == -1 &&
+	    addr_check("", 1, msg, sizeof(msg)) == 0, "empty");
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CHECK(addr_check(big, 0, msg, sizeof(msg)) == -1, "too long");
+	CHECK(addr_domain("a@b.example") && strcmp(addr_domain("a@b.example"),
+	    "b.example") == 0, "domain");
+	CHECK(addr_domain("root") == NULL, "no domain");
+}
+
+/* Feed reply lines; return the last result. */
+static int
+reply(struct reply *r, const char *const *lines)
+{
+	char msg[256];
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	for (; *lines != NULL; lines++)
+		if ((rc = smtp_reply_line(r, *lines, strlen(*lines), msg,
+		    sizeof(msg))) != 0)
+			break;
+	return rc;
+}
+
+static void
+test_reply(void)
+{
+	struct reply r;
+	char msg[256], line[200];
+	int i, rc = 0;
+
+	CHECK(reply(&r, (const char *[]){ "250 OK", NULL }) == 1 &&
+	    r.code == 250 && strcmp(r.text, "OK") == 0, "single line");
+	CHECK(reply(&r, (const char *[]){ "250-hub.example", "250-PIPELINING",
+	    "250 SIZE 1000", NULL }) == 1 && r.nlines == 3 &&
+	    strcmp(r.text, "hub.example\nPIPELINING\nSIZE 1000") == 0,
+	    "multiline: %s", r.text);
+	CHECK(reply(&r, (const char *[]){ "354", NULL }) == 1 &&
+	    r.code == 354, "code alone (RFC 5321 4.2)");
+	CHECK(reply(&r, (const char *[]){ "25", NULL }) == -1, "short");
+	CHECK(reply(&r, (const char *[]){ "abc def", NULL }) == -1, "letters");
+	CHECK(reply(&r, (const char *[]){ "250x", NULL }) == -1, "no separator");
+	CHECK(reply(&r, (const char *[]){ "650 what", NULL }) == -1, "class 6");
+	CHECK(reply(&r, (const char *[]){ "150 what", NULL }) == -1, "class 1");
+	CHECK(reply(&r, (const char *[]){ "250-a", "251 b", NULL }) == -1,
+	    "code changes");
+	CHECK(reply(&r, (const char *[]){ "250-a", "b", NULL }) == -1,
+	    "broken continuation");
+	CHECK(reply(&r, (const char *[]){ "550 5.1.1 <x@y>: no such user",
+	    NULL }) == 1 && strcmp(r.enh, "5.1.1") == 0, "enhanced code");
+	CHECK(reply(&r, (const char *[]){ "250 2.0.0", NULL }) == 1 &&
+	    strcmp(r.enh, "2.0.0") == 0, "enhanced code alone");
+	CHECK(reply(&r, (const char *[]){ "550 4.1.1 x", NULL }) == 1 &&
+	    r.enh[0] == '\0', "enhanced class mismatch");
+	CHECK(reply(&r, (const char *[]){ "550 5.1.1234 x", NULL }) == 1 &&
+	    r.enh[0] == '\0', "enhanced detail too long");
+
+	/* Endless multiline replies stop at the line limit. */
+	memset(&r, 0, sizeof(r));
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	memcpy(line, "250-", 4);
+	for (i = 0; i < SMTP_LINES_MAX + 5 && rc == 0; i++)
+		rc = smtp_reply_line(&r, line, strlen(line), msg, sizeof(msg));
+	CHECK(rc == -1 && i == SMTP_LINES_MAX + 1, "line limit (%d)", i);
+	CHECK(r.textlen < sizeof(r.text), "text capped");
+}
+
+/* Encode in with the given chunk size and compare with want. */
+static void
+enc(const char *in, size_t chunk, const char *want)
+{
+	struct dotenc d;
+	char out[1024];
+	size_t n = 0, i, c, len = strlen(in);
+
+	dotenc_init(&d);
+	for (i = 0; i < len; i += c) {
+		c = len - i < chunk ? len - i : chunk;
+		n += dotenc_chunk(&d, in + i, c, out + n, 1);
+	}
+	n += dotenc_finish(&d, out + n);
+	out[n] = '\0';
+	CHECK(strcmp(out, want) == 0, "encode \"%s\" by %zu: got \"%s\"", in,
+	    chunk, out);
+}
+
+/* Undo dot-stuffing as a server does (RFC 5321 4.5.2). */
+static size_t
+unstuff(const char *in, size_t n, char *out)
+{
+	size_t i, o = 0;
+	int bol = 1;
+
+	for (i = 0; i < n; i++) {
+		if (bol && in[i] == '.')
+			i++;
+		if (i == n)
+			break;
+		out[o++] = in[i];
+		bol = in[i] == '\n';
+	}
+	return o;
+}
+
+static void
+test_dotenc(void)
+{
+	static const char alphabet[] = "..\r\n\nab";
+	char in[256], canon[600], out[600], back[600];
+	size_t i, k, n, c, clen, olen, blen;
+	struct dotenc d;
+	unsigned seed = 1;
+	size_t chunks[] = { 1, 2, 3, 7, 1000 };
+
+	for (k = 0; k < 5; k++) {
+		enc("", chunks[k], "");
+		enc("a\nb", chunks[k], "a\r\nb\r\n");
+		enc(".x\n..\n.\n", chunks[k], "..x\r\n...\r\n..\r\n");
+		enc("a\r\nb\r\n", chunks[k], "a\r\nb\r\n");
+		enc("x\n.y", chunks[k], "x\r\n..y\r\n");
+		enc("end\r", chunks[k], "end\r\n");
+		enc("a\rb\n", chunks[k], "a\rb\r\n");
+		enc("\n\n.\n", chunks[k], "\r\n\r\n..\r\n");
+	}
+	/*
+	 * Round trip on random input split at random points: un-stuffing
+	 * the output gives the input with every line ended by CRLF, and no
+	 * line of the output is a lone "." (the end of data).
+	 */
+	for (i = 0; i < 20000; i++) {
+		n = (seed = seed * 1103515245 + 12345) % 40;
+		for (k = 0; k < n; k++) {
+			seed = seed * 1103515245 + 12345;
+			in[k] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		clen = 0;
+		for (k = 0; k < n; k++) {
+			if (in[k] == '\n' && (k == 0 || in[k - 1] != '\r'))
+				canon[clen++] = '\r';
+			canon[clen++] = in[k];
+		}
+		if (n > 0 && in[n - 1] != '\n') {
+			if (in[n - 1] != '\r')
+				canon[clen++] = '\r';
+			canon[clen++] = '\n';
+		}
+		dotenc_init(&d);
+		olen = 0;
+		for (k = 0; k < n; k += c) {
+			seed = seed * 1103515245 + 12345;
+			c = 1 + (seed >> 16) % 5;
+			if (c > n - k)
+				c = n - k;
+			olen += dotenc_chunk(&d, in + k, c, out + olen, 1);
+		}
+		olen += dotenc_finish(&d, out + olen);
+		blen = unstuff(out, olen, back);
+		if (blen != clen || memcmp(back, canon, clen) != 0 ||
+		    (olen >= 3 && memcmp(out, ".\r\n", 3) == 0) ||
+		    memmem(out, olen, "\r\n.\r\n", 5) != NULL) {
+			CHECK(0, "round trip %zu failed", i);
+			return;
+		}
+	}
+	CHECK(1, "round trip");
+}
+
+static void
+spool(const char *in, int ignore_dots, const char *want)
+{
+	struct message m;
+	struct err e;
+	int fd = tmpfd(in, strlen(in));
+
+	msg_init(&m);
+	CHECK(msg_spool(&m, fd, ignore_dots, &e) == 0 &&
+	    m.size == (off_t)strlen(want) &&
+	    (m.size == 0 || memcmp(m.mem, want, m.size) == 0),
+	    "spool \"%s\" (-i %d): got \"%.*s\"", in, ignore_dots,
+	    (int)m.size, m.mem ? m.mem : "");
+	close(fd);
+	msg_free(&m);
+}
+
+/* The wire size predicted must be what the encoder sends (no stuffing). */
+static void
+wire(const char *in)
+{
+	struct message m;
+	struct msg_build b = { "Me <me@x.example>", 0, "h.example", NULL, 0 };
+	struct dotenc d;
+	struct err e;
+	char out[4096];
+	size_t n;
+	int fd = tmpfd(in, strlen(in));
+
+	msg_init(&m);
+	if (msg_spool(&m, fd, 1, &e) == -1 || msg_parse_headers(&m, &e) == -1 ||
+	    msg_build_headers(&m, &b, &e) == -1) {
+		CHECK(0, "wire: %s", e.msg);
+		return;
+	}
+	dotenc_init(&d);
+	n = dotenc_chunk(&d, m.out, m.outlen, out, 0);
+	n += dotenc_chunk(&d, m.mem + m.hdr_end, m.size - m.hdr_end, out + n,
+	    0);
+	n += dotenc_finish(&d, out + n);
+	CHECK(msg_wire_size(&m) == n, "wire size of \"%s\": %llu, sent %zu",
+	    in, msg_wire_size(&m), n);
+	close(fd);
+	msg_free(&m);
+}
+
+static void
+test_message(void)
+{
+	struct message m;
+	struct msg_build b = { "Me <me@x.example>", 0, "h.example", NULL, 0 };
+	const char *v, *in;
+	struct err e;
+	size_t len;
+	int fd;
+
+	spool("a\n.\nb\n", 0, "a\n");
+	spool("a\r\n.\r\nb\r\n", 0, "a\r\n");
+	spool(".\n", 0, "");
+	spool("a\n..\n.x\n", 0, "a\n..\n.x\n");
+	spool("a\n.", 0, "a\n.");
+	spool("a\n.\r", 0, "a\n.\r");
+	spool("a\n.\nb\n", 1, "a\n.\nb\n");
+
+	in = "From someone Sat Jan  1 00:00:00 2000\nFrom: a@x.example\n"
+	    "To: b@y.example,\n c@z.example\nBcc: secret@w.example\n"
+	    "Subject: s\n\nbody\n";
+	fd = tmpfd(in, strlen(in));
+	msg_init(&m);
+	CHECK(msg_spool(&m, fd, 0, &e) == 0 && msg_parse_headers(&m, &e) == 0,
+	    "parse");
+	CHECK(m.nfields == 4 && m.hdr_start > 0, "fields: %zu", m.nfields);
+	msg_field_value(&m, msg_field(&m, "to"), &v, &len);
+	CHECK(len == strlen(" b@y.example,\n c@z.example\n"), "folded To");
+	CHECK(msg_build_headers(&m, &b, &e) == 0, "build");
+	CHECK(memmem(m.out, m.outlen, "secret", 6) == NULL, "Bcc removed");
+	CHECK(memmem(m.out, m.outlen, "From someone", 12) == NULL,
+	    "From_ line dropped");
+	CHECK(memmem(m.out, m.outlen, "Me <me", 6) == NULL, "From kept");
+	CHECK(memmem(m.out, m.outlen, "\nDate: ", 7) != NULL ||
+	    memcmp(m.out, "Date: ", 6) == 0, "Date added");
+	CHECK(memmem(m.out, m.outlen, "Message-ID: <", 13) != NULL,
+	    "Message-ID added");
+	CHECK(m.outlen > 2 && memcmp(m.out + m.outlen - 2, "\n\n", 2) == 0,
+	    "blank line after the headers");
+	close(fd);
+	msg_free(&m);
+
+	/* A first line that is not a header starts the body. */
+	fd = tmpfd("Hello world\nSubject: not a header\n", 34);
+	msg_init(&m);
+	CHECK(msg_spool(&m, fd, 1, &e) == 0 && msg_parse_headers(&m, &e) == 0 &&
+	    m.nfields == 0 && m.hdr_end == 0, "no header section");
+	close(fd);
+	msg_free(&m);
+
+	wire("Subject: x\n\nbody\n");
+	wire("Subject: x\r\n\r\nbody\r\nmore");
+	wire("Subject: x\n\nend with cr\r");
+	wire("Subject: x\n\n");
+	wire("no headers\nat all");
+	wire("Subject: x\nTo: a@b\n\n.\n..\n\n\n");
+}
+
+int
+main(void)
+{
+	test_config();
+	test_addr();
+	test_reply();
+	test_dotenc();
+	test_message();
+	printf("unit: %d passed, %d failed\n", npass, nfail);
+	return nfail != 0;
+}
