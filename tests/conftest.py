@@ -159,3 +159,28 @@ def silent_server():
 def closed_port():
     """A loopback port nobody listens on."""
     return free_port()
+
+
+@pytest.fixture
+def scripted():
+    """Factory: scripted(session_fn, **ScriptedServer options)."""
+    from scripted import ScriptedServer
+    servers = []
+
+    def make(session, **kw):
+        s = ScriptedServer(session, **kw)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def server_tls(certs):
+    """A server-side TLS context with the test CA's certificate."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(certs / "server.crt"), str(certs / "server.key"))
+    return ctx
