@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="gcc make pkg-config libc6-dev libssl-dev libbsd-dev openssl ca-certificates
-python3 python3-pytest python3-aiosmtpd mandoc"
+python3 python3-pytest python3-aiosmtpd mandoc postfix sasl2-bin libsasl2-modules"
 
 missing=""
 for p in $PKGS; do
@@ -17,6 +17,20 @@ for p in $PKGS; do
 done
 [ -z "$missing" ] && exit 0
 
+# Installing postfix would remove another MTA (exim4, say): never do that
+# behind the user's back.
+case "$missing" in
+*" postfix"*)
+	other=$(dpkg-query -W -f='${Package} ${Status} ${Provides}\n' 2>/dev/null |
+	    awk '/install ok installed/ && /mail-transport-agent/ && $1 != "postfix" { print $1 }')
+	if [ -n "$other" ]; then
+		echo "ssmtp: the real-smarthub tests need Debian's postfix package, which" >&2
+		echo "would replace the installed MTA ($other). Install postfix yourself" >&2
+		echo "if that is fine here: apt-get install postfix sasl2-bin" >&2
+		exit 1
+	fi ;;
+esac
+
 if [ "$(id -u)" -ne 0 ]; then
 	echo "ssmtp: these Debian packages are needed:$missing" >&2
 	echo "Run as root:  apt-get install -y$missing" >&2
@@ -24,6 +38,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
+# Postfix is only a test smarthub (tests/postfix.py runs its own instance):
+# install it unconfigured, and never started as the system's MTA.
+echo "postfix postfix/main_mailer_type select No configuration" |
+	debconf-set-selections
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -184,3 +184,26 @@ def server_tls(certs):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(certs / "server.crt"), str(certs / "server.key"))
     return ctx
+
+
+@pytest.fixture(scope="session")
+def postfix(certs, request):
+    """One real Postfix for the session (see postfix.py).  If it cannot
+    run here the tests fail with the reason: they are never skipped."""
+    import postfix as pfmod
+    why = pfmod.missing_prerequisites()
+    if why:
+        pytest.fail("Postfix smarthub unavailable: " + why)
+    pf = pfmod.Postfix(str(certs))
+    try:
+        pf.start()
+    except pfmod.PostfixError as e:
+        pf.stop()
+        pf.cleanup()
+        pytest.fail(str(e))
+    yield pf
+    pf.stop()
+    if request.session.testsfailed:
+        print("\n--- Postfix maillog (kept at %s) ---\n%s" % (pf.dir, pf.log()[-20000:]))
+    else:
+        pf.cleanup()
