@@ -397,7 +397,12 @@ net_tls_handshake(struct net *n, SSL *ssl, int timeout, struct err *e)
 			}
 			continue;
 		}
-		if (se == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+		/*
+		 * No TLS error recorded: the connection itself failed (closed
+		 * or reset mid-handshake), which is worth a retry.
+		 */
+		if ((se == SSL_ERROR_SYSCALL || se == SSL_ERROR_ZERO_RETURN ||
+		    se == SSL_ERROR_SSL) && ERR_peek_error() == 0)
 			return err_set(e, ERR_TEMPFAIL, "TLS handshake: "
 			    "connection lost: %s", errno ? strerror(errno) :
 			    "closed by the server");

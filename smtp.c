@@ -99,6 +99,23 @@ smtp_reply_line(struct reply *r, const char *line, size_t len, char *msg,
 	return r->done;
 }
 
+/* A transport or protocol failure: the session cannot go on. */
+static int
+broken(struct smtp *s)
+{
+	s->broken = 1;
+	return -1;
+}
+
+/* Send what is queued; a failure breaks the session. */
+static int
+flush(struct smtp *s, int timeout, struct err *e)
+{
+	if (net_flush(&s->net, timeout, e) == -1)
+		return broken(s);
+	return 0;
+}
+
 int
 smtp_read_reply(struct smtp *s, struct reply *r, int timeout, struct err *e)
 {
@@ -112,11 +129,13 @@ smtp_read_reply(struct smtp *s, struct reply *r, int timeout, struct err *e)
 	do {
 		if (net_read_line(&s->net, line, sizeof(line), &len, &cut,
 		    timeout, e) == -1)
-			return -1;
+			return broken(s);
 		log_proto("<-", line, len);
 		if ((rc = smtp_reply_line(r, line, len, msg, sizeof(msg))) ==
-		    -1)
-			return err_set(e, ERR_PROTOCOL, "%s", msg);
+		    -1) {
+			err_set(e, ERR_PROTOCOL, "%s", msg);
+			return broken(s);
+		}
 	} while (rc == 0);
 	snprintf(s->last, sizeof(s->last), "%d %.*s", r->code,
 	    (int)strcspn(r->text, "\n"), r->text);
@@ -152,7 +171,9 @@ vqueue(struct smtp *s, int show, struct err *e, const char *fmt, va_list ap)
 			fprintf(stderr, "-> %.*s<redacted>\n", show, buf);
 		buf[n++] = '\r';
 		buf[n++] = '\n';
-		rc = net_write(&s->net, buf, n, smtp_timeout(s, TO_COMMAND), e);
+		if ((rc = net_write(&s->net, buf, n, smtp_timeout(s, TO_COMMAND),
+		    e)) == -1)
+			broken(s);
 	}
 	explicit_bzero(buf, CMD_MAX);
 	free(buf);
@@ -181,8 +202,9 @@ smtp_command(struct smtp *s, struct reply *r, int timeout, int show,
 	va_start(ap, fmt);
 	rc = vqueue(s, show, e, fmt, ap);
 	va_end(ap);
-	if (rc == -1 || net_flush(&s->net, smtp_timeout(s, TO_COMMAND), e) ==
-	    -1)
+	if (rc == -1)
+		return -1;
+	if (flush(s, smtp_timeout(s, TO_COMMAND), e) == -1)
 		return -1;
 	return smtp_read_reply(s, r, timeout, e);
 }
@@ -449,6 +471,8 @@ send_body(struct smtp *s, const struct message *m, struct err *e)
 done:
 	free(in);
 	free(out);
+	if (rc == -1)
+		s->broken = 1;
 	return rc;
 }
 
@@ -476,7 +500,7 @@ smtp_send(struct smtp *s, const char *from, char * const *rcpts,
 	if (smtp_queue(s, -1, e, "MAIL FROM:<%s>%s", from, params) == -1)
 		return -1;
 	if (!pipe) {
-		if (net_flush(&s->net, to, e) == -1 ||
+		if (flush(s, to, e) == -1 ||
 		    smtp_read_reply(s, &r, to, e) == -1)
 			return step_error(s, "MAIL FROM", e);
 		if (r.code != 250) {
@@ -489,7 +513,7 @@ smtp_send(struct smtp *s, const char *from, char * const *rcpts,
 			return -1;
 		if (pipe)
 			continue;
-		if (net_flush(&s->net, to, e) == -1 ||
+		if (flush(s, to, e) == -1 ||
 		    smtp_read_reply(s, &r, to, e) == -1)
 			return step_error(s, "RCPT TO", e);
 		if (r.code != 250 && r.code != 251) {
@@ -501,7 +525,7 @@ smtp_send(struct smtp *s, const char *from, char * const *rcpts,
 	if (pipe) {
 		/* RFC 2920 3.1: DATA ends the group; read every reply. */
 		if (smtp_queue(s, -1, e, "DATA") == -1 ||
-		    net_flush(&s->net, to, e) == -1)
+		    flush(s, to, e) == -1)
 			return step_error(s, "MAIL FROM", e);
 		if (smtp_read_reply(s, &r, to, e) == -1)
 			return step_error(s, "MAIL FROM", e);
@@ -584,7 +608,7 @@ smtp_quit(struct smtp *s)
 	struct reply r;
 	struct err e;
 
-	if (s->net.fd != -1 && s->net.wbuf != NULL)
+	if (!s->broken && s->net.fd != -1 && s->net.wbuf != NULL)
 		smtp_command(s, &r, smtp_timeout(s, TO_QUIT), -1, &e, "QUIT");
 	net_close(&s->net);
 }

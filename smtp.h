@@ -54,6 +54,7 @@ struct smtp {
 	unsigned long	 size_max;	/* from SIZE, 0 when none */
 	char		 auth_mechs[256];	/* from AUTH, space separated */
 	int		 tls;		/* TLS is active */
+	int		 broken;	/* out of step: timeout, loss, garbage */
 	char		 last[512];	/* the last reply, for the log line */
 };
 
@@ -110,7 +111,10 @@ int	smtp_open(struct smtp *, const struct config *, const struct hub *,
 int	smtp_send(struct smtp *, const char *from, char * const *rcpts,
 	    size_t nrcpts, const struct message *, struct err *);
 
-/* Send QUIT (briefly waiting for the reply) and close. */
+/*
+ * Send QUIT (briefly waiting for the reply) and close; just close when the
+ * session is broken, since the hub is then in no state to answer.
+ */
 void	smtp_quit(struct smtp *);
 
 /* Close without QUIT. */

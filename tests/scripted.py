@@ -105,6 +105,7 @@ class ScriptedServer:
                 s, _ = self.sock.accept()
             except OSError:
                 return
+            c = None
             try:
                 if self.tls is not None:
                     s = self.tls.wrap_socket(s, server_side=True)
@@ -116,10 +117,13 @@ class ScriptedServer:
             except Exception as e:      # reported by stop()
                 self.errors.append(e)
             finally:
-                try:
-                    s.close()
-                except OSError:
-                    pass
+                # After STARTTLS the live socket is the TLS one.
+                for sock in (c.sock if c is not None else None, s):
+                    try:
+                        if sock is not None:
+                            sock.close()
+                    except OSError:
+                        pass
 
     @property
     def lines(self):
