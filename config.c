@@ -4,6 +4,7 @@
  * value may hold blanks and '=', and '#' only starts a comment at the start
  * of a line or after a blank, so passwords with '#' in them survive.
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <ctype.h>
@@ -514,6 +515,7 @@ int
 conf_load(struct config *c, const char *path, struct err *e)
 {
 	FILE *fp;
+	struct stat st;
 	char *line = NULL, msg[512];
 	size_t cap = 0, lineno = 0;
 	ssize_t n;
@@ -556,6 +558,11 @@ conf_load(struct config *c, const char *path, struct err *e)
 	if (rc == 0 && ferror(fp))
 		rc = err_set(e, ERR_CONFIG, "cannot read configuration %s: %s",
 		    path, strerror(errno));
+	/* msmtp's rule: a password others can read is no secret. */
+	if (rc == 0 && c->auth_pass != NULL && fstat(fileno(fp), &st) == 0 &&
+	    (st.st_mode & S_IROTH))
+		fprintf(stderr, "ssmtp: warning: %s holds AuthPass and can be "
+		    "read by every user; make it mode 0640 or 0600\n", path);
 	if (line != NULL) {
 		explicit_bzero(line, cap);
 		free(line);

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "addr.h"
 #include "message.h"
 
@@ -417,6 +419,119 @@ msg_from_address(const struct message *m, char *buf, size_t size,
 	if (r == -1)
 		return err_set(e, ERR_DATA, "From header: %s", msg);
 	return r == 1;
+}
+
+int
+msg_from_name(const struct message *m, char *buf, size_t size)
+{
+	const struct field *f;
+	const char *v, *end, *p, *open = NULL;
+	size_t len;
+	int quoted = 0, depth = 0;
+
+	if ((f = msg_field(m, "From")) == NULL)
+		return 0;
+	msg_field_value(m, f, &v, &len);
+	end = v + len;
+	for (p = v; p < end; p++) {
+		if (*p == '\\' && p + 1 < end) {
+			p++;
+			continue;
+		}
+		if (*p == '"' && depth == 0)
+			quoted = !quoted;
+		else if (quoted)
+			continue;
+		else if (*p == '(' && depth++ == 0)
+			open = p + 1;
+		else if (*p == ')' && depth > 0 && --depth == 0 &&
+		    open != NULL && p > open) {
+			len = p - open;		/* the first comment */
+			v = open;
+			break;
+		} else if (*p == '<' && depth == 0) {
+			len = p - v;		/* the phrase before '<' */
+			break;
+		}
+	}
+	if (p == end)
+		return 0;
+	while (len > 0 && (*v == ' ' || *v == '\t' || *v == '"')) {
+		v++;
+		len--;
+	}
+	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t' ||
+	    v[len - 1] == '"' || v[len - 1] == '\n' || v[len - 1] == '\r'))
+		len--;
+	if (len == 0 || len >= size)
+		return 0;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	return 1;
+}
+
+/* RFC 2047 encoded-words of at most 75 characters, split on UTF-8 chars. */
+static void
+encode_words(const char *s, size_t n, char *out, size_t size)
+{
+	char word[80];
+	size_t take, o = 0;
+
+	out[0] = '\0';
+	while (n > 0) {
+		take = n < 45 ? n : 45;		/* 60 base64 chars a word */
+		while (take < n && take > 1 &&
+		    ((unsigned char)s[take] & 0xc0) == 0x80)
+			take--;
+		EVP_EncodeBlock((unsigned char *)word, (const unsigned char *)s,
+		    (int)take);
+		o += snprintf(out + o, o < size ? size - o : 0, "%s=?UTF-8?B?%s?=",
+		    o ? " " : "", word);
+		if (o >= size) {
+			out[size - 1] = '\0';
+			return;
+		}
+		s += take;
+		n -= take;
+	}
+}
+
+void
+msg_mailbox(const char *name, const char *addr, char *buf, size_t size)
+{
+	char clean[256], enc[1024];
+	size_t i, o = 0;
+	int special = 0, eight = 0;
+
+	for (i = 0; name != NULL && name[i] != '\0' && o + 2 < sizeof(clean);
+	    i++) {
+		unsigned char c = name[i];
+
+		if (c < 0x20 || c == 0x7f)
+			continue;
+		eight |= c >= 0x80;
+		special |= strchr("()<>[]:;@.,\"\\", c) != NULL;
+		clean[o++] = c;
+	}
+	clean[o] = '\0';
+	if (o == 0) {
+		snprintf(buf, size, "<%s>", addr);
+		return;
+	}
+	if (eight) {
+		encode_words(clean, o, enc, sizeof(enc));
+		snprintf(buf, size, "%s <%s>", enc, addr);
+	} else if (special) {
+		/* A quoted-string: escape '"' and '\\' (RFC 5322 3.2.4). */
+		for (i = 0, o = 0; clean[i] != '\0' && o + 3 < sizeof(enc); i++) {
+			if (clean[i] == '"' || clean[i] == '\\')
+				enc[o++] = '\\';
+			enc[o++] = clean[i];
+		}
+		enc[o] = '\0';
+		snprintf(buf, size, "\"%s\" <%s>", enc, addr);
+	} else
+		snprintf(buf, size, "%s <%s>", clean, addr);
 }
 
 struct outbuf {

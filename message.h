@@ -89,6 +89,19 @@ int	msg_recipients(const struct message *,
 int	msg_from_address(const struct message *, char *, size_t, struct err *);
 
 /*
+ * The display name of the From field (the phrase before '<', else the
+ * first comment) into buf.  Returns 1 when there is one, else 0.
+ */
+int	msg_from_name(const struct message *, char *, size_t);
+
+/*
+ * Format a mailbox for a header: "Name <addr>", the name quoted when it
+ * holds specials and RFC 2047-encoded (UTF-8, base64) when it is not
+ * ASCII; "<addr>" when name is empty.  Control characters are dropped.
+ */
+void	msg_mailbox(const char *name, const char *addr, char *, size_t);
+
+/*
  * Build the header block to send: From, Date and Message-ID when missing,
  * AddHeader lines, then the message's own fields less Bcc and Resent-Bcc
  * (and From when replaced), and the blank line.  Returns 0 or -1.

@@ -231,6 +231,14 @@ fill(struct net *n, long long deadline, int timeout, struct err *e)
 			if (se == SSL_ERROR_SYSCALL && errno != 0)
 				return err_set(e, ERR_TEMPFAIL, "connection "
 				    "lost: %s", strerror(errno));
+			/*
+			 * A TLS alert from the hub (under TLS 1.3 a refused
+			 * client certificate arrives only now) is a TLS
+			 * failure, not a lost connection.
+			 */
+			if (se == SSL_ERROR_SSL && ERR_peek_error() != 0)
+				return err_set(e, ERR_UNAVAILABLE, "TLS error: "
+				    "%s", tls_errstr());
 			return err_set(e, ERR_TEMPFAIL, "connection lost: %s",
 			    tls_errstr());
 		}

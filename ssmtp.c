@@ -35,10 +35,22 @@
 
 #define RCPTS_MAX	100000
 
+enum mode {
+	MODE_SEND,		/* -bm, the default */
+	MODE_QUEUE,		/* -bp, mailq: simulated */
+	MODE_ALIASES,		/* -bi, newaliases: ignored */
+	MODE_RUNQ,		/* -q: simulated */
+	MODE_VERSION		/* -V */
+};
+
 struct opts {
+	enum mode	 mode;
 	const char	*conf;		/* -C */
 	const char	*sender;	/* -f, -r */
 	const char	*fullname;	/* -F */
+	const char	*auth_user;	/* -au */
+	char		*auth_pass;	/* -ap, copied and wiped from argv */
+	const char	*auth_method;	/* -am */
 	int		 ignore_dots;	/* -i, -oi */
 	int		 from_headers;	/* -t */
 	int		 family;	/* -4, -6 */
@@ -79,35 +91,78 @@ exit_code(enum err_kind k)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: ssmtp [-46itv] [-C config] [-F name] "
-	    "[-f sender] [-o option] [--] [recipient ...]\n");
+	fprintf(stderr, "usage: ssmtp [-46itVv] [-C config] [-F name] "
+	    "[-f sender] [-o option] [-au user] [-am method] [--] "
+	    "[recipient ...]\n");
 }
 
 /* Options that take a value, attached or as the next argument. */
-static const char *
-optval(char **argv, int *i, const char *rest, char flag, struct err *e)
+static char *
+optval(char **argv, int *i, char *rest, const char *flag, struct err *e)
 {
 	if (*rest != '\0')
 		return rest;
 	if (argv[*i + 1] == NULL) {
-		err_set(e, ERR_USAGE, "option -%c needs a value", flag);
+		err_set(e, ERR_USAGE, "option -%s needs a value", flag);
 		return NULL;
 	}
 	return argv[++*i];
 }
 
 /*
- * Parse sendmail's command line.  Returns 0 to send, 1 when a mode that
- * sends nothing has done its work, -1 with ERR_USAGE.
+ * -b modes (sSMTP 2.64's table): m sends, p and i are simulated or ignored,
+ * the rest are unsupported.
+ */
+static int
+parse_b(struct opts *o, const char *m, struct err *e)
+{
+	if (strcmp(m, "m") == 0)
+		o->mode = MODE_SEND;
+	else if (strcmp(m, "p") == 0)
+		o->mode = MODE_QUEUE;
+	else if (strcmp(m, "i") == 0)
+		o->mode = MODE_ALIASES;
+	else
+		return err_set(e, ERR_USAGE, "option -b%s is not supported "
+		    "(ssmtp only sends mail)", m);
+	return 0;
+}
+
+/* -au, -ap, -am: AUTH settings that override the config file. */
+static int
+parse_a(struct opts *o, char **argv, int *i, char *p, struct err *e)
+{
+	char flag[3] = { 'a', *p, '\0' }, *v;
+
+	if (*p != 'u' && *p != 'p' && *p != 'm')
+		return err_set(e, ERR_USAGE, "unknown option -a%s", p);
+	if ((v = optval(argv, i, p + 1, flag, e)) == NULL)
+		return -1;
+	if (*p == 'u')
+		o->auth_user = v;
+	else if (*p == 'm')
+		o->auth_method = v;
+	else {
+		/* Keep the password out of ps(1) from now on. */
+		free(o->auth_pass);
+		if ((o->auth_pass = strdup(v)) == NULL)
+			return err_set(e, ERR_OSERR, "out of memory");
+		explicit_bzero(v, strlen(v));
+	}
+	return 0;
+}
+
+/*
+ * Parse sendmail's command line (sSMTP 2.64's options, plus what callers
+ * pass to sendmail).  Returns 0, or -1 with ERR_USAGE.
  */
 static int
 parse_args(int argc, char **argv, struct opts *o, struct err *e)
 {
-	const char *p, *v;
+	char *p, *v;
 	int i;
 
-	(void)argc;
-	for (i = 1; argv[i] != NULL; i++) {
+	for (i = 1; i < argc; i++) {
 		p = argv[i];
 		if (p[0] != '-' || p[1] == '\0')
 			break;
@@ -116,7 +171,7 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 			break;
 		}
 		for (p++; *p != '\0'; p++) {
-			char c = *p;
+			char c = *p, flag[2] = { *p, '\0' };
 
 			switch (c) {
 			case 'i':
@@ -128,8 +183,8 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 			case 'v':
 				log_verbose = 1;
 				continue;
-			case 'm': case 'n': case 'U':
-				continue;	/* sendmail: ignored */
+			case 'E': case 'm': case 'n': case 'U':
+				continue;	/* ignored */
 			case '4':
 				o->family = AF_INET;
 				continue;
@@ -137,12 +192,25 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 				o->family = AF_INET6;
 				continue;
 			case 'V':
-				printf("ssmtp %s\n", VERSION);
-				return 1;
+				o->mode = MODE_VERSION;
+				continue;
+			case 'a':
+				if (parse_a(o, argv, &i, p + 1, e) == -1)
+					return -1;
+				break;
+			case 'b':
+				if (parse_b(o, p + 1, e) == -1)
+					return -1;
+				break;
+			case 'q':
+				o->mode = MODE_RUNQ;
+				break;		/* -q[time] */
+			case 'd':
+				break;		/* -dX: sendmail debug, ignored */
 			case 'C': case 'f': case 'r': case 'F': case 'o':
 			case 'B': case 'N': case 'R': case 'h': case 'L':
-			case 'X': case 'O': case 'p':
-				if ((v = optval(argv, &i, p + 1, c, e)) == NULL)
+			case 'X': case 'O': case 'p': case 'M':
+				if ((v = optval(argv, &i, p + 1, flag, e)) == NULL)
 					return -1;
 				if (c == 'C')
 					o->conf = v;
@@ -152,22 +220,11 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 					o->fullname = v;
 				else if (c == 'o' && strcmp(v, "i") == 0)
 					o->ignore_dots = 1;
-				break;
-			case 'b':
-				if (p[1] == 'm')
-					break;
-				if (p[1] == 'p') {
-					printf("Mail queue is empty\n");
-					return 1;
-				}
-				if (p[1] == 'i')
-					return 1;	/* no alias database */
-				return err_set(e, ERR_USAGE, "option -b%s is "
-				    "not supported", p + 1);
-			case 'q':
-				return 1;	/* no queue to run */
-			case 'd':
-				break;		/* sendmail debug: ignored */
+				else if (c == 'o' && v[0] == 'o')
+					return err_set(e, ERR_USAGE, "option "
+					    "-oo (old-style headers) is not "
+					    "supported");
+				break;	/* other -o options: ignored */
 			default:
 				usage();
 				return err_set(e, ERR_USAGE, "unknown option "
@@ -178,6 +235,9 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 	}
 	o->args = argv + i;
 	o->nargs = argc - i;
+	if (o->mode != MODE_SEND && o->nargs > 0)
+		return err_set(e, ERR_USAGE, "recipients given, but this mode "
+		    "sends nothing");
 	return 0;
 }
 
@@ -299,35 +359,6 @@ qualify(const char *a, const char *domain, char *buf, size_t size,
 	return 0;
 }
 
-/* The display name for a new From: -F, else the passwd gecos name. */
-static void
-from_header(const char *name, const char *addr, char *buf, size_t size)
-{
-	char clean[256];
-	size_t i, o = 0;
-	int special = 0;
-
-	for (i = 0; name != NULL && name[i] != '\0' && name[i] != ',' &&
-	    o + 2 < sizeof(clean); i++) {
-		unsigned char c = name[i];
-
-		if (c < 0x20 || c == 0x7f)
-			continue;
-		if (c == '"' || c == '\\')
-			clean[o++] = '\\';
-		if (strchr("()<>[]:;@.,", c) != NULL)
-			special = 1;
-		clean[o++] = c;
-	}
-	clean[o] = '\0';
-	if (o == 0)
-		snprintf(buf, size, "<%s>", addr);
-	else if (special)
-		snprintf(buf, size, "\"%s\" <%s>", clean, addr);
-	else
-		snprintf(buf, size, "%s <%s>", clean, addr);
-}
-
 struct run {
 	struct opts	 o;
 	struct config	 conf;
@@ -342,35 +373,109 @@ struct run {
 	char		 reply[512];
 };
 
+/* Whether we run setuid or setgid for someone else (to read ssmtp.conf). */
+static int
+privileged(void)
+{
+	return getuid() != 0 && (getegid() != getgid() || geteuid() != getuid());
+}
+
+/* Give up setgid/setuid rights for good (after reading the config). */
+static int
+drop_privileges(struct err *e)
+{
+	if (setgid(getgid()) == -1 || setuid(getuid()) == -1)
+		return err_set(e, ERR_OSERR, "cannot drop privileges: %s",
+		    strerror(errno));
+	return 0;
+}
+
+/* Apply -au, -ap and -am through the config parser's own checks. */
+static int
+apply_auth_options(struct run *r, struct err *e)
+{
+	const char *key[] = { "AuthUser", "AuthPass", "AuthMethod" };
+	const char *val[] = { r->o.auth_user, r->o.auth_pass,
+	    r->o.auth_method };
+	char line[4200], msg[300];
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < 3 && rc == 0; i++) {
+		if (val[i] == NULL)
+			continue;
+		snprintf(line, sizeof(line), "%s=%s", key[i], val[i]);
+		if (conf_parse_line(&r->conf, line, msg, sizeof(msg)) != 0)
+			rc = err_set(e, ERR_USAGE, "-a%c: %s", "upm"[i],
+			    i == 1 ? "bad password" : msg);
+	}
+	explicit_bzero(line, sizeof(line));
+	return rc;
+}
+
+/*
+ * Read ssmtp.conf and revaliases, then drop any setgid/setuid rights:
+ * everything after this runs as the user.  With such rights, -C and the
+ * -a options are ignored for everyone but root, so that a user cannot
+ * make ssmtp read another file or use the protected password elsewhere.
+ */
+static int
+load_config(struct run *r, struct err *e)
+{
+	const char *conffile = SSMTP_CONF_DIR "/ssmtp.conf", *slash;
+	char path[4096];
+	int rc;
+
+	if (privileged()) {
+		if (r->o.conf != NULL)
+			log_warnx("ignoring -C %s: ssmtp runs with extra "
+			    "rights to read %s", r->o.conf, conffile);
+		if (r->o.auth_user || r->o.auth_pass || r->o.auth_method)
+			log_warnx("ignoring -au, -ap and -am: ssmtp runs with "
+			    "extra rights");
+	} else if (r->o.conf != NULL)
+		conffile = r->o.conf;
+	rc = conf_load(&r->conf, conffile, e);
+	if (rc == 0) {
+		/* revaliases sits beside the config file read (-C moves both). */
+		slash = strrchr(conffile, '/');
+		snprintf(path, sizeof(path), "%.*s/revaliases",
+		    slash ? (int)(slash - conffile) : 1, slash ? conffile : ".");
+		rc = conf_revalias(path, r->user, &r->alias_from,
+		    &r->alias_hub, e) == -1 ? -1 : 0;
+	}
+	if (drop_privileges(rc == 0 ? e : &(struct err){ 0 }) == -1 && rc == 0)
+		return -1;
+	if (rc == 0 && !privileged())
+		rc = apply_auth_options(r, e);
+	if (rc == 0 && r->conf.debug)
+		log_verbose = 1;
+	if (rc == 0 && r->conf.nhubs == 0)
+		rc = err_set(e, ERR_CONFIG, "%s: no Mailhub set", conffile);
+	return rc;
+}
+
 /* Everything between reading the message and the hub's final reply. */
 static int
 prepare(struct run *r, struct err *e)
 {
-	const char *domain, *conffile, *slash;
-	char path[4096], own[ADDR_MAX + 1], hdr[600], fromaddr[ADDR_MAX + 1];
+	const char *domain;
+	char own[ADDR_MAX + 1], hdr[1024], fromaddr[ADDR_MAX + 1];
+	char display[256];
+	const char *name;
 	struct msg_build b;
 	struct passwd *pw;
 	int i, has;
 
-	conffile = r->o.conf ? r->o.conf : SSMTP_CONF_DIR "/ssmtp.conf";
-	if (conf_load(&r->conf, conffile, e) == -1)
-		return -1;
-	if (r->conf.debug)
-		log_verbose = 1;
-	if (r->conf.nhubs == 0)
-		return err_set(e, ERR_CONFIG, "%s: no Mailhub set", conffile);
 	if ((pw = getpwuid(getuid())) != NULL) {
 		strlcpy(r->user, pw->pw_name, sizeof(r->user));
 		strlcpy(r->gecos, pw->pw_gecos ? pw->pw_gecos : "",
 		    sizeof(r->gecos));
+		/* gecos: "Full Name,Room,Phone,...": the name only. */
+		r->gecos[strcspn(r->gecos, ",")] = '\0';
 	} else
 		snprintf(r->user, sizeof(r->user), "%u", (unsigned)getuid());
-	/* revaliases sits beside the config file read (-C moves both). */
-	slash = strrchr(conffile, '/');
-	snprintf(path, sizeof(path), "%.*s/revaliases",
-	    slash ? (int)(slash - conffile) : 1, slash ? conffile : ".");
-	if (conf_revalias(path, r->user, &r->alias_from, &r->alias_hub, e) ==
-	    -1)
+	if (load_config(r, e) == -1)
 		return -1;
 	if (msg_parse_headers(&r->msg, e) == -1)
 		return -1;
@@ -421,12 +526,28 @@ prepare(struct run *r, struct err *e)
 		    "no recipients%s", r->o.from_headers ? " in the To, Cc "
 		    "or Bcc headers" : " given (name them, or use -t)");
 
-	from_header(r->o.fullname ? r->o.fullname : r->gecos,
-	    r->conf.from_line_override || r->o.sender == NULL ? own :
-	    r->sender, hdr, sizeof(hdr));
+	/*
+	 * A From we add or replace names the -f address when given, else the
+	 * user's own.  With FromLineOverride=YES the message's From stays,
+	 * unless its address is a bare local name ("root (Cron Daemon)"):
+	 * then it is rewritten qualified, keeping its display name, so that
+	 * strict hubs accept it.
+	 */
 	memset(&b, 0, sizeof(b));
-	b.from = hdr;
+	name = r->o.fullname ? r->o.fullname : r->gecos;
 	b.replace_from = !r->conf.from_line_override;
+	if (r->conf.from_line_override && r->o.sender == NULL &&
+	    msg_from_address(&r->msg, fromaddr, sizeof(fromaddr), e) == 1 &&
+	    strchr(fromaddr, '@') == NULL) {
+		b.replace_from = 1;
+		if (r->o.fullname == NULL && msg_from_name(&r->msg, display,
+		    sizeof(display)) == 1)
+			name = display;
+		msg_mailbox(name, r->sender, hdr, sizeof(hdr));
+	} else
+		msg_mailbox(name, r->o.sender ? r->sender : own, hdr,
+		    sizeof(hdr));
+	b.from = hdr;
 	b.hostname = r->conf.hostname ? r->conf.hostname : local_hostname();
 	b.add = r->conf.add_headers;
 	b.nadd = r->conf.nadd_headers;
@@ -520,16 +641,26 @@ main(int argc, char **argv)
 	conf_init(&r.conf);
 	msg_init(&r.msg);
 	prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-	if (strcmp(prog, "mailq") == 0) {
-		printf("Mail queue is empty\n");
+	if (strcmp(prog, "mailq") == 0)
+		r.o.mode = MODE_QUEUE;
+	else if (strcmp(prog, "newaliases") == 0)
+		r.o.mode = MODE_ALIASES;
+	rc = parse_args(argc, argv, &r.o, &e);
+	if (rc == 0 && r.o.mode != MODE_SEND) {
+		/* Modes that send nothing; none reads standard input. */
+		if (r.o.mode == MODE_VERSION)
+			printf("ssmtp %s\n", VERSION);
+		else if (r.o.mode == MODE_QUEUE)
+			printf("Mail queue is empty (ssmtp keeps no queue)\n");
+		else if (r.o.mode == MODE_RUNQ)
+			printf("ssmtp keeps no queue: nothing to run\n");
+		auth_secret_free(r.o.auth_pass);
 		return EX_OK;
 	}
-	if (strcmp(prog, "newaliases") == 0)
-		return EX_OK;
-	if ((rc = parse_args(argc, argv, &r.o, &e)) != 0) {
-		if (rc == -1)
-			log_warnx("%s", e.msg);
-		return rc == 1 ? EX_OK : exit_code(e.kind);
+	if (rc == -1) {
+		log_warnx("%s", e.msg);
+		auth_secret_free(r.o.auth_pass);
+		return exit_code(e.kind);
 	}
 	if (msg_spool(&r.msg, STDIN_FILENO, r.o.ignore_dots, &e) == -1) {
 		log_warnx("%s", e.msg);
@@ -561,6 +692,7 @@ main(int argc, char **argv)
 		}
 	}
 	rcpts_free(&r.rcpts);
+	auth_secret_free(r.o.auth_pass);
 	free(r.alias_from);
 	free(r.alias_hub.host);
 	msg_free(&r.msg);

@@ -95,6 +95,7 @@ class Runner:
         c.update(keys)
         text = "".join("%s=%s\n" % (k, v) for k, v in c.items() if v is not None)
         self.conf_path.write_text(text)
+        os.chmod(self.conf_path, 0o600)     # it holds a password
         return self.conf_path
 
     def run(self, args, data=b"", conf=None, timeout=60, env=None):

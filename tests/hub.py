@@ -94,10 +94,16 @@ def login_of(auth_data):
     return auth_data
 
 
-def server_context(certdir, name="server"):
+def server_context(certdir, name="server", client_ca=False, max_tls=None):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(os.path.join(certdir, name + ".crt"),
                         os.path.join(certdir, name + ".key"))
+    if client_ca:
+        # Require a client certificate from the test CA.
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(os.path.join(certdir, "ca.crt"))
+    if max_tls is not None:
+        ctx.maximum_version = max_tls
     return ctx
 
 
@@ -106,7 +112,7 @@ class Hub:
 
     def __init__(self, certdir, mode="starttls", users=None, host="127.0.0.1",
                  cert="server", auth_required=True, auth_require_tls=True,
-                 data_size_limit=33554432):
+                 data_size_limit=33554432, client_ca=False, max_tls=None):
         self.handler = Recorder(users if users is not None else {"user": "secret"})
         self.host = host
         self.port = free_port(host)
@@ -118,12 +124,12 @@ class Hub:
                   decode_data=False, data_size_limit=data_size_limit,
                   ready_timeout=10)
         if mode == "starttls":
-            kw.update(tls_context=server_context(certdir, cert),
+            kw.update(tls_context=server_context(certdir, cert, client_ca, max_tls),
                       require_starttls=True)
         elif mode == "implicit":
             # aiosmtpd counts only STARTTLS as TLS when it decides whether
             # to offer AUTH; here the whole connection is TLS already.
-            kw.update(ssl_context=server_context(certdir, cert),
+            kw.update(ssl_context=server_context(certdir, cert, client_ca, max_tls),
                       auth_require_tls=False)
         self.controller = Controller(self.handler, **kw)
 
