@@ -375,3 +375,87 @@ def test_world_readable_password_warned(ssmtp, hub):
     os.chmod(ssmtp.conf_path, 0o640)
     r = ssmtp.run(["a@example.org"], MSG)
     assert "can be read by every user" not in r.err
+
+
+def test_t_several_headers_of_a_name_and_resent_bcc(ssmtp, hub):
+    h = hub("starttls")
+    ssmtp.conf(h)
+    msg = (b"To: a@example.org\nTo: b@example.org, a@example.org\n"
+           b"Cc: c@example.org\nCc: d@example.org\nBcc: e@example.org\n"
+           b"Resent-Bcc: hidden@example.org\nSubject: many\n\nx\n")
+    r = ssmtp.run(["-t", "cmdline@example.org"], msg)
+    assert r.rc == 0, r
+    m = h.messages[0]
+    assert sorted(m["rcpt_tos"]) == ["a@example.org", "b@example.org", "c@example.org",
+                                     "cmdline@example.org", "d@example.org",
+                                     "e@example.org"]
+    assert b"Bcc" not in m["content"] and b"hidden@" not in m["content"]
+
+
+# The ssmtp.conf that Debian's ssmtp 2.64 package writes, and the one most
+# guides give for a submission server: taken as they are, with only the
+# hub's address, its CA and the password changed to the test's.
+DEBIAN_SSMTP_CONF = """\
+#
+# Config file for sSMTP sendmail
+#
+# The person who gets all mail for userids < 1000
+# Make this empty to disable rewriting.
+root=postmaster
+
+# The place where the mail goes. The actual machine name is required no 
+# MX records are consulted. Commonly mailhosts are named mail.domain.com
+mailhub={hub}
+
+# Where will the mail seem to come from?
+#rewriteDomain=
+
+# The full hostname
+hostname=vm.example.com
+
+# Are users allowed to set their own From: address?
+# YES - Allow the user to specify their own From: address
+# NO - Use the system generated From: address
+#FromLineOverride=YES
+TLS_CA_File={ca}
+"""
+
+GUIDE_SSMTP_CONF = """\
+root=alerts@example.com
+mailhub={hub}
+AuthUser=user
+AuthPass=secret
+UseTLS=YES
+UseSTARTTLS=YES
+hostname=server.example.com
+FromLineOverride=YES
+TLS_CA_File={ca}
+"""
+
+
+def test_debian_ssmtp_conf_as_is(ssmtp, hub):
+    h = hub("plain", auth_required=False)   # mailhub=mail: port 25, no AUTH
+    ssmtp.conf_path.write_text(DEBIAN_SSMTP_CONF.format(
+        hub="127.0.0.1:%d" % h.port, ca=ssmtp.certs / "ca.crt"))
+    (ssmtp.confdir / "revaliases").write_text(
+        "# sSMTP aliases\n#\n# Format:\tlocal_account:outgoing_address:mailhub\n"
+        "root:admin@example.com\n")
+    r = ssmtp.run(["daemon", "someone@example.org"], b"Subject: debian\n\nx\n")
+    assert r.rc == 0, r
+    assert r.err == ""                      # no warnings for a stock config
+    m = h.messages[0]
+    assert m["mail_from"] == "admin@example.com"
+    assert m["rcpt_tos"] == ["postmaster@vm.example.com", "someone@example.org"]
+
+
+def test_guide_ssmtp_conf_as_is(ssmtp, hub):
+    h = hub("starttls")
+    ssmtp.conf_path.write_text(GUIDE_SSMTP_CONF.format(
+        hub="127.0.0.1:%d" % h.port, ca=ssmtp.certs / "ca.crt"))
+    os.chmod(ssmtp.conf_path, 0o640)
+    r = ssmtp.run(["-t"], b"From: App <app@example.com>\nTo: a@example.org\n"
+                          b"Subject: guide\n\nx\n")
+    assert r.rc == 0, r
+    m = h.messages[0]
+    assert m["tls"] and m["login"] == "user"
+    assert m["mail_from"] == "app@example.com"
