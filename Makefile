@@ -64,6 +64,46 @@ build/unit.o: tests/unit.c $(HDRS) | build
 build/asan/unit.o: tests/unit.c $(HDRS) | build/asan
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -I. -c -o $@ tests/unit.c
 
+# libFuzzer harnesses (tests/fuzz/): clang with ASan and UBSan.
+FUZZ_CC    ?= clang
+FUZZERS     = config addr reply dotenc headers
+FUZZ_FLAGS  = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
+FUZZ_OBJS  = $(SRCS:%.c=build/fuzz/%.o)
+FUZZ_BINS  = $(FUZZERS:%=build/fuzz/fuzz_%)
+
+build/fuzz:
+	mkdir -p $@
+
+build/fuzz/%.o: %.c $(HDRS) | build/fuzz
+	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) $(HDRS)
+	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -I. -o $@ $< \
+	    $(FUZZ_OBJS) $(DEP_LIBS)
+
+# Run every harness for FUZZ_SECONDS; new inputs collect in build/fuzz/.
+fuzz: deps $(FUZZ_BINS)
+	@for f in $(FUZZERS); do \
+	    mkdir -p build/fuzz/corpus-$$f; \
+	    echo "== fuzz_$$f for $(FUZZ_SECONDS) s"; \
+	    ./build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 -max_len=65536 \
+	        build/fuzz/corpus-$$f tests/fuzz/corpus/$$f 2>&1 | \
+	        grep -E "^(stat::number_of_executed_units|stat::peak_rss|==|SUMMARY|#.*DONE)" \
+	        || exit 1; \
+	done
+
+fuzz-smoke: $(FUZZ_BINS)
+	@for f in $(FUZZERS); do \
+	    ./build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SMOKE_SECONDS) \
+	        -max_len=16384 tests/fuzz/corpus/$$f >build/fuzz/smoke-$$f.log 2>&1 \
+	        || { tail -40 build/fuzz/smoke-$$f.log; exit 1; }; \
+	    echo "fuzz_$$f: $$(grep -o 'DONE.*' build/fuzz/smoke-$$f.log || tail -1 build/fuzz/smoke-$$f.log)"; \
+	done
+
 deps:
 	@sh scripts/deps.sh
 
@@ -78,6 +118,8 @@ check: deps
 	@./build/unit
 	@echo "== unit tests (ASan + UBSan)"
 	@./build/asan/unit
+	@echo "== fuzz smoke ($(FUZZ_SMOKE_SECONDS) s each, ASan + UBSan)"
+	@$(MAKE) -s fuzz-smoke
 	@echo "== man pages (mandoc -Tlint)"
 	@mandoc -Tlint -W warning man/ssmtp.8 man/ssmtp.conf.5 man/revaliases.5
 	@echo "== integration tests (release and ASan + UBSan builds)"
@@ -111,4 +153,4 @@ uninstall:
 clean:
 	rm -rf build ssmtp tests/__pycache__
 
-.PHONY: all deps demo check install uninstall clean
+.PHONY: all deps demo check install uninstall clean fuzz fuzz-smoke

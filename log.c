@@ -30,16 +30,25 @@ err_prefix(struct err *e, const char *prefix)
 	strlcpy(e->msg, tmp, sizeof(e->msg));
 }
 
+static void
+vwarn(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+static void
+vwarn(const char *fmt, va_list ap)
+{
+	fputs("ssmtp: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void
 log_warnx(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("ssmtp: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void
@@ -49,11 +58,9 @@ log_info(const char *fmt, ...)
 
 	if (!log_verbose)
 		return;
-	fputs("ssmtp: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void

@@ -150,6 +150,10 @@ smtp_timeout(const struct smtp *s, int dflt)
 
 static int
 vqueue(struct smtp *s, int show, struct err *e, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static int
+vqueue(struct smtp *s, int show, struct err *e, const char *fmt, va_list ap)
 {
 	char *buf;
 	int n, rc;
@@ -424,15 +428,20 @@ dotenc_finish(struct dotenc *d, char *out)
 	return n;
 }
 
-/* Stream the header block and the body, dot-stuffed, then ".". */
+/*
+ * Queue the header block and the body in CRLF form: dot-stuffed and ended
+ * by "." for DATA (stuff set), as they are for BDAT.  Big writes go out as
+ * the buffer fills; the rest waits for the caller's flush.
+ */
 static int
-send_body(struct smtp *s, const struct message *m, struct err *e)
+send_message(struct smtp *s, const struct message *m, int stuff,
+    struct err *e)
 {
 	struct dotenc d;
 	char *in, *out;
 	off_t off = m->hdr_end;
 	ssize_t n;
-	size_t olen;
+	size_t olen, h, c;
 	int to = smtp_timeout(s, TO_DATA_BLOCK), rc = -1;
 
 	in = malloc(BODY_CHUNK);
@@ -442,12 +451,9 @@ send_body(struct smtp *s, const struct message *m, struct err *e)
 		goto done;
 	}
 	dotenc_init(&d);
-	/* The header block is small; encode it in pieces of BODY_CHUNK. */
-	for (size_t h = 0; h < m->outlen; h += BODY_CHUNK) {
-		size_t c = m->outlen - h < BODY_CHUNK ? m->outlen - h :
-		    BODY_CHUNK;
-
-		olen = dotenc_chunk(&d, m->out + h, c, out, 1);
+	for (h = 0; h < m->outlen; h += c) {
+		c = m->outlen - h < BODY_CHUNK ? m->outlen - h : BODY_CHUNK;
+		olen = dotenc_chunk(&d, m->out + h, c, out, stuff);
 		if (net_write(&s->net, out, olen, to, e) == -1)
 			goto done;
 	}
@@ -457,16 +463,19 @@ send_body(struct smtp *s, const struct message *m, struct err *e)
 		if (n == 0)
 			break;
 		off += n;
-		olen = dotenc_chunk(&d, in, n, out, 1);
+		olen = dotenc_chunk(&d, in, n, out, stuff);
 		if (net_write(&s->net, out, olen, to, e) == -1)
 			goto done;
 	}
 	olen = dotenc_finish(&d, out);
-	memcpy(out + olen, ".\r\n", 3);
-	if (net_write(&s->net, out, olen + 3, to, e) == -1 ||
-	    net_flush(&s->net, to, e) == -1)
+	if (stuff) {
+		memcpy(out + olen, ".\r\n", 3);
+		olen += 3;
+	}
+	if (net_write(&s->net, out, olen, to, e) == -1)
 		goto done;
-	log_proto("->", ".", 1);
+	if (stuff)
+		log_proto("->", ".", 1);
 	rc = 0;
 done:
 	free(in);
@@ -476,16 +485,97 @@ done:
 	return rc;
 }
 
+/*
+ * Read the replies to a pipelined MAIL and its RCPTs.  Returns 0 when all
+ * were accepted, else -1 with e naming every refusal (ERR_NOUSER when one
+ * is permanent) or the transport error (the session is then broken).
+ */
+static int
+read_envelope(struct smtp *s, char * const *rcpts, size_t nrcpts,
+    struct err *e)
+{
+	struct reply r;
+	char refused[512] = "", shown[512];
+	size_t i, nref = 0;
+	int to = smtp_timeout(s, TO_COMMAND), mail_ok, perm = 0;
+
+	if (smtp_read_reply(s, &r, to, e) == -1)
+		return step_error(s, "MAIL FROM", e);
+	if (!(mail_ok = r.code == 250))
+		smtp_reply_error(s, &r, "MAIL FROM", ERR_UNAVAILABLE, e);
+	for (i = 0; i < nrcpts; i++) {
+		if (smtp_read_reply(s, &r, to, e) == -1)
+			return step_error(s, "RCPT TO", e);
+		if (r.code == 250 || r.code == 251 || !mail_ok)
+			continue;
+		nref++;
+		perm |= r.code >= 500;
+		if (strlen(refused) < 300)
+			snprintf(refused + strlen(refused), sizeof(refused) -
+			    strlen(refused), "%s<%s> %d %.*s",
+			    nref > 1 ? "; " : "", rcpts[i], r.code,
+			    (int)strcspn(r.text, "\n"), r.text);
+	}
+	if (!mail_ok)
+		return -1;
+	if (nref == 0)
+		return 0;
+	sanitize(shown, sizeof(shown), refused, strlen(refused));
+	return err_set(e, perm ? ERR_NOUSER : ERR_TEMPFAIL, "%s: %zu "
+	    "recipient%s refused, nothing sent: %s", s->host, nref,
+	    nref > 1 ? "s" : "", shown);
+}
+
+/* Queue QUIT behind the last group (RFC 2920 3.1 allows it). */
+static int
+queue_quit(struct smtp *s, struct err *e)
+{
+	if (smtp_queue(s, -1, e, "QUIT") == -1)
+		return -1;
+	s->quit_sent = 1;
+	return 0;
+}
+
+/*
+ * CHUNKING (RFC 3030) with PIPELINING: MAIL, RCPT, "BDAT n LAST" with the
+ * whole message, and QUIT, in one flight.  Only for one recipient: data
+ * sent before a RCPT is refused would reach the others, so with several
+ * the DATA path (which can still hang up) keeps all or nothing.
+ */
+static int
+send_bdat(struct smtp *s, char * const *rcpts, const struct message *m,
+    unsigned long long size, struct err *e)
+{
+	struct reply r;
+	int to = smtp_timeout(s, TO_DATA_BLOCK);
+
+	if (smtp_queue(s, -1, e, "BDAT %llu LAST", size) == -1)
+		return -1;
+	log_info("sending %llu bytes", size);
+	if (send_message(s, m, 0, e) == -1 || queue_quit(s, e) == -1 ||
+	    flush(s, to, e) == -1)
+		return step_error(s, "sending the message", e);
+	if (read_envelope(s, rcpts, 1, e) == -1)
+		return -1;
+	if (smtp_read_reply(s, &r, smtp_timeout(s, TO_DATA_END), e) == -1) {
+		err_prefix(e, "the hub may or may not have the message: ");
+		return step_error(s, "BDAT", e);
+	}
+	if (r.code != 250)
+		return smtp_reply_error(s, &r, "BDAT", ERR_UNAVAILABLE, e);
+	return 0;
+}
+
 int
 smtp_send(struct smtp *s, const char *from, char * const *rcpts,
     size_t nrcpts, const struct message *m, struct err *e)
 {
 	struct reply r;
-	char params[64] = "", what[300], refused[512] = "";
+	char params[64] = "", what[300];
 	unsigned long long size = msg_wire_size(m);
-	size_t i, nref = 0;
+	size_t i;
 	int pipe = (s->caps & CAP_PIPELINING) != 0;
-	int to = smtp_timeout(s, TO_COMMAND), failed = 0, perm = 0;
+	int to = smtp_timeout(s, TO_COMMAND);
 
 	/* RFC 1870 6: check the hub's limit before sending anything. */
 	if ((s->caps & CAP_SIZE) && s->size_max > 0 && size > s->size_max)
@@ -522,69 +612,42 @@ smtp_send(struct smtp *s, const char *from, char * const *rcpts,
 			goto reset;
 		}
 	}
+	if (pipe && nrcpts == 1 && (s->caps & CAP_CHUNKING))
+		return send_bdat(s, rcpts, m, size, e);
 	if (pipe) {
 		/* RFC 2920 3.1: DATA ends the group; read every reply. */
 		if (smtp_queue(s, -1, e, "DATA") == -1 ||
 		    flush(s, to, e) == -1)
 			return step_error(s, "MAIL FROM", e);
-		if (smtp_read_reply(s, &r, to, e) == -1)
-			return step_error(s, "MAIL FROM", e);
-		if (r.code != 250) {
-			smtp_reply_error(s, &r, "MAIL FROM", ERR_UNAVAILABLE, e);
-			failed = 1;
-		}
-		for (i = 0; i < nrcpts; i++) {
-			if (smtp_read_reply(s, &r, to, e) == -1)
-				return step_error(s, "RCPT TO", e);
-			if (r.code == 250 || r.code == 251 || failed)
-				continue;
-			nref++;
-			perm |= r.code >= 500;
-			if (strlen(refused) < 300)
-				snprintf(refused + strlen(refused),
-				    sizeof(refused) - strlen(refused),
-				    "%s<%s> %d %.*s", nref > 1 ? "; " : "",
-				    rcpts[i], r.code,
-				    (int)strcspn(r.text, "\n"), r.text);
+		if (read_envelope(s, rcpts, nrcpts, e) == -1) {
+			if (s->broken)
+				return -1;
+			if (smtp_read_reply(s, &r, smtp_timeout(s,
+			    TO_DATA_INIT), &(struct err){ 0 }) == -1)
+				return -1;
+			if (r.code == 354) {
+				/*
+				 * The hub waits for data we will not send:
+				 * hanging up discards the transaction.
+				 */
+				net_close(&s->net);
+				return -1;
+			}
+			goto reset;
 		}
 		if (smtp_read_reply(s, &r, smtp_timeout(s, TO_DATA_INIT), e) ==
 		    -1)
 			return step_error(s, "DATA", e);
-		if (nref > 0 && !failed) {
-			char shown[512];
-
-			sanitize(shown, sizeof(shown), refused,
-			    strlen(refused));
-			err_set(e, perm ? ERR_NOUSER : ERR_TEMPFAIL, "%s: %zu "
-			    "recipient%s refused, nothing sent: %s", s->host,
-			    nref, nref > 1 ? "s" : "", shown);
-			failed = 1;
-		}
-		if (r.code == 354 && failed) {
-			/*
-			 * The hub waits for data we will not send: closing
-			 * the connection discards the transaction.
-			 */
-			net_close(&s->net);
-			return -1;
-		}
-		if (failed)
-			goto reset;
-		if (r.code != 354) {
-			smtp_reply_error(s, &r, "DATA", ERR_UNAVAILABLE, e);
-			goto reset;
-		}
-	} else {
-		if (smtp_command(s, &r, smtp_timeout(s, TO_DATA_INIT), -1, e,
-		    "DATA") == -1)
-			return step_error(s, "DATA", e);
-		if (r.code != 354) {
-			smtp_reply_error(s, &r, "DATA", ERR_UNAVAILABLE, e);
-			goto reset;
-		}
+	} else if (smtp_command(s, &r, smtp_timeout(s, TO_DATA_INIT), -1, e,
+	    "DATA") == -1)
+		return step_error(s, "DATA", e);
+	if (r.code != 354) {
+		smtp_reply_error(s, &r, "DATA", ERR_UNAVAILABLE, e);
+		goto reset;
 	}
 	log_info("sending %llu bytes", size);
-	if (send_body(s, m, e) == -1)
+	if (send_message(s, m, 1, e) == -1 || (pipe && queue_quit(s, e) ==
+	    -1) || flush(s, smtp_timeout(s, TO_DATA_BLOCK), e) == -1)
 		return step_error(s, "sending the message", e);
 	if (smtp_read_reply(s, &r, smtp_timeout(s, TO_DATA_END), e) == -1) {
 		err_prefix(e, "the hub may or may not have the message: ");
@@ -608,8 +671,13 @@ smtp_quit(struct smtp *s)
 	struct reply r;
 	struct err e;
 
-	if (!s->broken && s->net.fd != -1 && s->net.wbuf != NULL)
-		smtp_command(s, &r, smtp_timeout(s, TO_QUIT), -1, &e, "QUIT");
+	if (!s->broken && s->net.fd != -1 && s->net.wbuf != NULL) {
+		if (s->quit_sent)	/* pipelined: only its reply is due */
+			smtp_read_reply(s, &r, smtp_timeout(s, TO_QUIT), &e);
+		else
+			smtp_command(s, &r, smtp_timeout(s, TO_QUIT), -1, &e,
+			    "QUIT");
+	}
 	net_close(&s->net);
 }
 

@@ -55,6 +55,7 @@ struct smtp {
 	char		 auth_mechs[256];	/* from AUTH, space separated */
 	int		 tls;		/* TLS is active */
 	int		 broken;	/* out of step: timeout, loss, garbage */
+	int		 quit_sent;	/* QUIT went with the last group */
 	char		 last[512];	/* the last reply, for the log line */
 };
 
@@ -104,8 +105,10 @@ int	smtp_open(struct smtp *, const struct config *, const struct hub *,
 
 /*
  * Send one message: MAIL, every RCPT, DATA (pipelined when offered), the
- * dot-stuffed CRLF body, and the end of data.  Returns 0 only after the
- * hub's 2xx to the end of data.  All or nothing: when any recipient is
+ * dot-stuffed CRLF body, and the end of data; or, for one recipient with
+ * PIPELINING and CHUNKING, MAIL, RCPT and BDAT LAST in one flight.  With
+ * PIPELINING, QUIT goes with the last group.  Returns 0 only after the
+ * hub's 250 to the end of data.  All or nothing: when any recipient is
  * refused, nothing is sent (ERR_NOUSER for 5xx, ERR_TEMPFAIL for 4xx).
  */
 int	smtp_send(struct smtp *, const char *from, char * const *rcpts,

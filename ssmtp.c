@@ -424,9 +424,9 @@ load_config(struct run *r, struct err *e)
 {
 	const char *conffile = SSMTP_CONF_DIR "/ssmtp.conf", *slash;
 	char path[4096];
-	int rc;
+	int rc, priv = privileged();	/* decided before the rights go */
 
-	if (privileged()) {
+	if (priv) {
 		if (r->o.conf != NULL)
 			log_warnx("ignoring -C %s: ssmtp runs with extra "
 			    "rights to read %s", r->o.conf, conffile);
@@ -446,7 +446,7 @@ load_config(struct run *r, struct err *e)
 	}
 	if (drop_privileges(rc == 0 ? e : &(struct err){ 0 }) == -1 && rc == 0)
 		return -1;
-	if (rc == 0 && !privileged())
+	if (rc == 0 && !priv)
 		rc = apply_auth_options(r, e);
 	if (rc == 0 && r->conf.debug)
 		log_verbose = 1;

@@ -3,8 +3,10 @@
 
 #include <arpa/inet.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -20,6 +22,15 @@ ssl_reason(void)
 	const char *r = code ? ERR_reason_error_string(code) : NULL;
 
 	return r != NULL ? r : "unknown error";
+}
+
+/* Why a file OpenSSL failed to use: the OS error when it has one. */
+static const char *
+file_reason(const char *path)
+{
+	if (path != NULL && access(path, R_OK) == -1)
+		return strerror(errno);
+	return ssl_reason();
 }
 
 SSL_CTX *
@@ -39,9 +50,11 @@ tls_ctx_new(const struct config *c, struct err *e)
 	if (c->tls_ca_file != NULL || c->tls_ca_dir != NULL) {
 		if (SSL_CTX_load_verify_locations(ctx, c->tls_ca_file,
 		    c->tls_ca_dir) != 1) {
+			const char *what = c->tls_ca_file ? c->tls_ca_file :
+			    c->tls_ca_dir;
+
 			err_set(e, ERR_CONFIG, "cannot load CA certificates "
-			    "from %s: %s", c->tls_ca_file ? c->tls_ca_file :
-			    c->tls_ca_dir, ssl_reason());
+			    "from %s: %s", what, file_reason(what));
 			goto fail;
 		}
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
@@ -57,13 +70,13 @@ tls_ctx_new(const struct config *c, struct err *e)
 		key = c->tls_key != NULL ? c->tls_key : c->tls_cert;
 		if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1) {
 			err_set(e, ERR_CONFIG, "cannot use TLSCert %s: %s",
-			    c->tls_cert, ssl_reason());
+			    c->tls_cert, file_reason(c->tls_cert));
 			goto fail;
 		}
 		if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) !=
 		    1 || SSL_CTX_check_private_key(ctx) != 1) {
 			err_set(e, ERR_CONFIG, "cannot use TLSKey %s: %s", key,
-			    ssl_reason());
+			    file_reason(key));
 			goto fail;
 		}
 	}

@@ -5,7 +5,8 @@
 set -eu
 
 PKGS="gcc make pkg-config libc6-dev libssl-dev libbsd-dev openssl ca-certificates
-python3 python3-pytest python3-aiosmtpd mandoc postfix sasl2-bin libsasl2-modules
+clang libclang-rt-14-dev
+python3 python3-pytest python3-aiosmtpd mandoc iproute2 util-linux postfix sasl2-bin libsasl2-modules
 cron bsd-mailx git git-email libmailtools-perl php-cli"
 
 missing=""

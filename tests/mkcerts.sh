@@ -35,3 +35,34 @@ leaf server ca "$SAN" 30
 leaf rogue rogue-ca "$SAN" 30
 leaf wronghost ca "DNS:elsewhere.example,IP:192.0.2.1" 30
 leaf client ca "DNS:client.test" 30
+
+# An expired certificate from the trusted CA (valid for one day in 2020),
+# made with `openssl ca`, which can set the dates.
+cat > ca.cnf <<EOC
+[ ca ]
+default_ca = test
+[ test ]
+database = index.txt
+new_certs_dir = .
+serial = serial
+default_md = sha256
+policy = any
+copy_extensions = copy
+unique_subject = no
+[ any ]
+commonName = supplied
+EOC
+: > index.txt
+echo 1000 > serial
+key expired.key
+openssl req -new -key expired.key -subj "/CN=expired" \
+    -addext "subjectAltName=$SAN" -out expired.csr 2>/dev/null
+openssl ca -batch -config ca.cnf -cert ca.crt -keyfile ca.key -notext \
+    -startdate 20200101000000Z -enddate 20200102000000Z \
+    -in expired.csr -out expired.crt 2>/dev/null
+rm -f expired.csr ./*.pem index.txt* serial* ca.cnf
+
+# A self-signed certificate for the right names.
+key selfsigned.key
+openssl req -x509 -new -key selfsigned.key -sha256 -days 30 -subj "/CN=localhost" \
+    -addext "subjectAltName=$SAN" -out selfsigned.crt 2>/dev/null

@@ -67,6 +67,29 @@ class Conn:
                 return body
             self._fill(timeout)
 
+    def accept_mail(self, rcpts=1, final="250 2.0.0 queued"):
+        """Play a lock-step MAIL, RCPT..., DATA, the data, QUIT; return the
+        data as sent (dot-stuffed)."""
+        self.expect("MAIL FROM:")
+        self.reply("250 ok")
+        for _ in range(rcpts):
+            self.expect("RCPT TO:")
+            self.reply("250 ok")
+        self.expect("DATA")
+        self.reply("354 go ahead")
+        data = self.data()
+        self.reply(final)
+        self.expect("QUIT")
+        self.reply("221 bye")
+        return data
+
+    def read_exact(self, n, timeout=10):
+        """Read exactly n bytes (a BDAT chunk)."""
+        while len(self.buf) < n:
+            self._fill(timeout)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
     def at_eof(self, timeout=5):
         """True when the client closes without sending anything more."""
         try:
@@ -83,11 +106,11 @@ class Conn:
 
 
 class ScriptedServer:
-    def __init__(self, session, host="127.0.0.1", connections=1, tls=None):
+    def __init__(self, session, host="127.0.0.1", connections=1, tls=None, port=0):
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
+        self.sock.bind((host, port))
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
         self.session = session

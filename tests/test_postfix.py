@@ -50,9 +50,11 @@ def test_plain_message(ssmtp, postfix):
     to = rcpt("plain")
     conf(ssmtp, postfix)
     body = b"Hello through Postfix.\n.a dot line\n..two dots\n\nend\n"
-    r = ssmtp.run(["-i", "-f", "sender@example.net", to],
+    r = ssmtp.run(["-v", "-i", "-f", "sender@example.net", to],
                   b"Subject: real hub\nX-Test: 1\n\n" + body)
     assert r.rc == 0, r
+    # Postfix offers PIPELINING and CHUNKING: one recipient goes by BDAT.
+    assert "-> BDAT " in r.err and "-> DATA" not in r.err
     got = postfix.delivered(to)
     assert len(got) == 1, postfix.log()[-3000:]
     trace, headers, got_body = split(got[0])
@@ -69,8 +71,9 @@ def test_t_with_to_cc_bcc(ssmtp, postfix):
     conf(ssmtp, postfix)
     msg = ("To: Someone <%s>\nCc: %s\nBcc: Hidden <%s>\nSubject: t\n\nbody\n"
            % (to, cc, bcc)).encode()
-    r = ssmtp.run(["-t"], msg)
+    r = ssmtp.run(["-v", "-t"], msg)
     assert r.rc == 0, r
+    assert "-> DATA" in r.err       # several recipients: DATA
     for a in (to, cc, bcc):
         got = postfix.delivered(a)
         assert len(got) == 1, (a, postfix.log()[-3000:])

@@ -58,16 +58,7 @@ def test_helo_fallback_lock_step(ssmtp, scripted):
         c.reply("502 5.5.1 command not implemented")
         c.expect("HELO client.test")
         c.reply("250 old.hub.test")
-        c.expect("MAIL FROM:<root@client.test>")
-        c.reply("250 ok")
-        c.expect("RCPT TO:<a@example.org>")
-        c.reply("250 ok")
-        c.expect("DATA")
-        c.reply("354 go")
-        got["data"] = c.data()
-        c.reply("250 ok")
-        c.expect("QUIT")
-        c.reply("221 bye")
+        got["data"] = c.accept_mail()
 
     s = scripted(session)
     plain_conf(ssmtp, s)
@@ -160,16 +151,7 @@ def test_greeting_replies(ssmtp, scripted, greeting, rc):
         if rc == 0:
             c.expect("EHLO")
             c.reply("250 hub")
-            c.expect("MAIL")
-            c.reply("250 ok")
-            c.expect("RCPT")
-            c.reply("250 ok")
-            c.expect("DATA")
-            c.reply("354 go")
-            c.data()
-            c.reply("250 ok")
-            c.expect("QUIT")
-            c.reply("221 bye")
+            c.accept_mail()
 
     s = scripted(session)
     plain_conf(ssmtp, s)
@@ -299,16 +281,7 @@ def test_starttls_transcript_ehlo_again(ssmtp, scripted, server_tls):
         c.reply("250-hub.test", "250 AUTH PLAIN LOGIN")
         c.expect("AUTH PLAIN ")
         c.reply("235 2.7.0 ok")
-        c.expect("MAIL")
-        c.reply("250 ok")
-        c.expect("RCPT")
-        c.reply("250 ok")
-        c.expect("DATA")
-        c.reply("354 go")
-        c.data()
-        c.reply("250 ok")
-        c.expect("QUIT")
-        c.reply("221 bye")
+        c.accept_mail()
 
     s = scripted(session)
     plain_conf(ssmtp, s, UseSTARTTLS="YES", AuthUser="user", AuthPass="secret",
@@ -319,3 +292,67 @@ def test_starttls_transcript_ehlo_again(ssmtp, scripted, server_tls):
     assert [l.split(b" ")[0] for l in s.lines] == [
         b"EHLO", b"STARTTLS", b"EHLO", b"AUTH", b"MAIL", b"RCPT", b"DATA",
         b"QUIT"]
+
+
+def chunking_session(got, rcpt_reply="250 2.1.5 ok", bdat_reply="250 2.0.0 queued"):
+    def session(c):
+        c.reply("220 hub.test ESMTP")
+        c.expect("EHLO")
+        c.reply("250-hub.test", "250-PIPELINING", "250-SIZE 100000", "250 CHUNKING")
+        # MAIL, RCPT, BDAT and the data, then QUIT: one flight, no waiting.
+        mail, rcpt, bdat = c.line(), c.line(), c.line()
+        n = int(bdat.split()[1])
+        got.update(mail=mail, rcpt=rcpt, bdat=bdat, data=c.read_exact(n))
+        got["quit"] = c.line()
+        c.reply("250 2.1.0 ok", rcpt_reply, bdat_reply, "221 bye")
+    return session
+
+
+def test_bdat_one_flight(ssmtp, scripted):
+    got = {}
+    s = scripted(chunking_session(got))
+    ssmtp.conf(Mailhub="127.0.0.1:%d" % s.port)
+    r = ssmtp.run(["a@example.org"], MSG)
+    assert r.rc == 0, r
+    assert not s.errors, s.errors
+    n = len(got["data"])
+    assert got["mail"] == b"MAIL FROM:<root@client.test> SIZE=%d" % n
+    assert got["rcpt"] == b"RCPT TO:<a@example.org>"
+    assert got["bdat"] == b"BDAT %d LAST" % n
+    assert got["quit"] == b"QUIT"
+    # BDAT carries the message as it is: CRLF, no dot-stuffing.
+    assert data_tail(got["data"]) == b"Subject: t\r\n\r\nline one\r\n.dot line\r\n"
+
+
+def test_bdat_refused_recipient(ssmtp, scripted):
+    got = {}
+    s = scripted(chunking_session(got, rcpt_reply="550 5.1.1 no such user",
+                                  bdat_reply="554 5.5.1 no valid recipients"))
+    ssmtp.conf(Mailhub="127.0.0.1:%d" % s.port)
+    r = ssmtp.run(["bad@example.org"], MSG)
+    assert r.rc == 67, r
+    assert "bad@example.org" in r.err and "5.1.1" in r.err
+    assert MSG in r.dead_letter
+
+
+def test_chunking_with_several_recipients_uses_data(ssmtp, scripted):
+    """Pipelined BDAT could not be taken back after a refused RCPT; with
+    several recipients the DATA path keeps all or nothing."""
+    got = {}
+
+    def session(c):
+        c.reply("220 hub.test ESMTP")
+        c.expect("EHLO")
+        c.reply("250-hub.test", "250-PIPELINING", "250 CHUNKING")
+        got["lines"] = [c.line() for _ in range(4)]
+        c.reply("250 ok", "250 ok", "250 ok", "354 go")
+        c.data()
+        c.reply("250 ok")
+        c.expect("QUIT")
+        c.reply("221 bye")
+
+    s = scripted(session)
+    ssmtp.conf(Mailhub="127.0.0.1:%d" % s.port)
+    r = ssmtp.run(["a@example.org", "b@example.org"], MSG)
+    assert r.rc == 0, r
+    assert got["lines"][3] == b"DATA"

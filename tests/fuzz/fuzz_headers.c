@@ -1,0 +1,66 @@
+/*
+ * libFuzzer: a message's header section: parsing, -t recipients, the From
+ * address and name, the header block built, and the predicted wire size,
+ * which must equal what the encoder produces.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "message.h"
+#include "smtp.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static int
+rcpt(void *arg, const char *a)
+{
+	(void)arg;
+	(void)a;
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct message m;
+	struct msg_build b = { "Fuzz <fuzz@example.org>", 0, "h.example",
+	    NULL, 0 };
+	struct dotenc d;
+	struct err e;
+	char addr[300], name[256], *out;
+	size_t i, n;
+
+	if (size > MSG_MEM_MAX)
+		return 0;
+	msg_init(&m);
+	if ((m.mem = malloc(size + 1)) == NULL)
+		return 0;
+	memcpy(m.mem, data, size);
+	m.mlen = m.mcap = size;
+	m.size = size;
+	for (i = 0; i < size; i++) {
+		m.bare_lf += m.mem[i] == '\n' && (i == 0 || m.mem[i - 1] !=
+		    '\r');
+		m.lastc = m.mem[i];
+	}
+	b.replace_from = size > 0 && data[0] & 1;
+	if (msg_parse_headers(&m, &e) == 0) {
+		(void)msg_recipients(&m, rcpt, NULL, &e);
+		(void)msg_from_address(&m, addr, sizeof(addr), &e);
+		(void)msg_from_name(&m, name, sizeof(name));
+		if (msg_build_headers(&m, &b, &e) == 0 &&
+		    (out = malloc(2 * (m.outlen + size) + 8)) != NULL) {
+			dotenc_init(&d);
+			n = dotenc_chunk(&d, m.out, m.outlen, out, 0);
+			n += dotenc_chunk(&d, m.mem + m.hdr_end,
+			    m.size - m.hdr_end, out + n, 0);
+			n += dotenc_finish(&d, out + n);
+			if (n != msg_wire_size(&m))
+				abort();
+			free(out);
+		}
+	}
+	msg_free(&m);
+	return 0;
+}
