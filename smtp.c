@@ -526,6 +526,15 @@ read_envelope(struct smtp *s, char * const *rcpts, size_t nrcpts,
 	    nref > 1 ? "s" : "", shown);
 }
 
+static int
+ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
 /* Queue QUIT behind the last group (RFC 2920 3.1 allows it). */
 static int
 queue_quit(struct smtp *s, struct err *e)
@@ -574,7 +583,7 @@ smtp_send(struct smtp *s, const char *from, char * const *rcpts,
 	char params[64] = "", what[300];
 	unsigned long long size = msg_wire_size(m);
 	size_t i;
-	int pipe = (s->caps & CAP_PIPELINING) != 0;
+	int pipe = (s->caps & CAP_PIPELINING) != 0, utf8;
 	int to = smtp_timeout(s, TO_COMMAND);
 
 	/* RFC 1870 6: check the hub's limit before sending anything. */
@@ -586,6 +595,14 @@ smtp_send(struct smtp *s, const char *from, char * const *rcpts,
 		snprintf(params, sizeof(params), " SIZE=%llu", size);
 	if (m->eightbit && (s->caps & CAP_8BITMIME))
 		strlcat(params, " BODY=8BITMIME", sizeof(params));
+	/* RFC 6531 3.4: an address that is not ASCII needs SMTPUTF8. */
+	for (i = 0, utf8 = !ascii(from); i < nrcpts && !utf8; i++)
+		utf8 = !ascii(rcpts[i]);
+	if (utf8 && !(s->caps & CAP_SMTPUTF8))
+		return err_set(e, ERR_UNAVAILABLE, "%s: an address is not "
+		    "ASCII and the hub does not offer SMTPUTF8", s->host);
+	if (utf8)
+		strlcat(params, " SMTPUTF8", sizeof(params));
 
 	if (smtp_queue(s, -1, e, "MAIL FROM:<%s>%s", from, params) == -1)
 		return -1;

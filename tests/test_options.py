@@ -459,3 +459,26 @@ def test_guide_ssmtp_conf_as_is(ssmtp, hub):
     m = h.messages[0]
     assert m["tls"] and m["login"] == "user"
     assert m["mail_from"] == "app@example.com"
+
+
+def test_system_store_hashed_dir_and_bundle(ssmtp, hub, tmp_path):
+    # The system store is read lazily from its hashed folder; OpenSSL's
+    # SSL_CERT_DIR and SSL_CERT_FILE point it elsewhere, as they do for
+    # every OpenSSL program.
+    cadir = tmp_path / "certs"
+    cadir.mkdir()
+    (cadir / "test-ca.pem").write_bytes((ssmtp.certs / "ca.crt").read_bytes())
+    subprocess.run(["openssl", "rehash", str(cadir)], check=True, timeout=30)
+    h = hub("starttls")
+    ssmtp.conf(h, TLS_CA_File=None)
+    r = ssmtp.run(["a@example.org"], MSG, env={"SSL_CERT_DIR": str(cadir)})
+    assert r.rc == 0, r
+    r = ssmtp.run(["a@example.org"], MSG,
+                  env={"SSL_CERT_FILE": str(ssmtp.certs / "ca.crt")})
+    assert r.rc == 0, r
+    # An unhashed folder is no store: the bundle is used (and it does not
+    # hold the test CA).
+    os.unlink(next(p for p in cadir.iterdir() if p.name.endswith(".0")))
+    r = ssmtp.run(["a@example.org"], MSG, env={"SSL_CERT_DIR": str(cadir)})
+    assert r.rc == 69, r
+    assert len(h.messages) == 2

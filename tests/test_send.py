@@ -445,3 +445,35 @@ def test_8bit_body_declared(ssmtp, hub):
     assert r.rc == 0, r
     assert "BODY=8BITMIME" in h.messages[0]["mail_options"]
     assert "na\u00efve".encode() in h.messages[0]["content"]
+
+
+def test_smtputf8_for_non_ascii_address(ssmtp, hub, scripted):
+    h = hub("starttls")
+    ssmtp.conf(h)
+    rcpt = "j\u00f6rg@b\u00fccher.example"
+    r = ssmtp.run([rcpt], b"Subject: u\n\nx\n")
+    assert r.rc == 0, r
+    m = h.messages[0]
+    assert "SMTPUTF8" in m["mail_options"]
+    assert m["rcpt_tos"] == [rcpt]
+    # ASCII addresses: no SMTPUTF8.
+    assert ssmtp.run(["a@example.org"], b"Subject: a\n\nx\n").rc == 0
+    assert "SMTPUTF8" not in h.messages[1]["mail_options"]
+
+
+def test_non_ascii_address_without_smtputf8_is_69(ssmtp, scripted):
+    def session(c):
+        c.reply("220 hub.test")
+        c.expect("EHLO")
+        c.reply("250-hub.test", "250 8BITMIME")
+        c.expect("QUIT")
+        c.reply("221 bye")
+
+    s = scripted(session)
+    ssmtp.conf(Mailhub="127.0.0.1:%d" % s.port)
+    data = b"Subject: u\n\nx\n"
+    r = ssmtp.run(["j\u00f6rg@example.org"], data)
+    assert r.rc == 69, r
+    assert "SMTPUTF8" in r.err
+    assert data in r.dead_letter
+    assert not s.errors, s.errors
