@@ -111,6 +111,14 @@ demo: deps
 	@$(MAKE) -s all
 	@sh scripts/demo.sh
 
+# The benchmark against Debian's msmtp and sSMTP (bench/), as root.
+bench:
+	@sh scripts/deps.sh bench
+	@$(MAKE) -s all
+	@$(PYTHON) bench/bench.py
+	@mv bench/RESULTS.md.new bench/latest-run.md && \
+	    echo "bench: table kept in bench/latest-run.md"
+
 # Every test: unit tests and integration tests, plain and sanitized.
 check: deps
 	@$(MAKE) -s all build/unit build/asan/ssmtp build/asan/unit
@@ -153,4 +161,4 @@ uninstall:
 clean:
 	rm -rf build ssmtp tests/__pycache__
 
-.PHONY: all deps demo check install uninstall clean fuzz fuzz-smoke
+.PHONY: all deps demo check install uninstall clean fuzz fuzz-smoke bench

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,27 +74,62 @@ spool_to_file(struct message *m, struct err *e)
 	return 0;
 }
 
+/* Whether mem holds the end of the header section (a blank line). */
+static int
+header_done(struct message *m)
+{
+	if (!m->hdr_done)
+		m->hdr_done = (m->mlen > 0 && m->mem[0] == '\n') ||
+		    (m->mlen > 1 && memcmp(m->mem, "\r\n", 2) == 0) ||
+		    memmem(m->mem, m->mlen, "\n\n", 2) != NULL ||
+		    memmem(m->mem, m->mlen, "\n\r\n", 3) != NULL;
+	return m->hdr_done;
+}
+
+/*
+ * Note what the spool needs to know of p[0..n): LFs without CR (for the
+ * exact wire size), 8-bit bytes (BODY=8BITMIME), NUL bytes.  Eight bytes
+ * at a time and memchr: this runs over every byte of every message.
+ */
+static void
+scan(struct message *m, const char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+	const char *q, *end = p + n;
+	uint64_t v, acc = 0, zero = 0;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&v, p + i, 8);
+		acc |= v;
+		zero |= (v - ones) & ~v & highs;	/* a zero byte in v */
+	}
+	for (; i < n; i++) {
+		acc |= (unsigned char)p[i];
+		zero |= p[i] == '\0';
+	}
+	m->eightbit |= (acc & highs) != 0;
+	m->nul |= zero != 0;
+	for (q = p; (q = memchr(q, '\n', end - q)) != NULL; q++)
+		m->bare_lf += (q == p ? m->lastc : q[-1]) != '\r';
+	m->lastc = p[n - 1];
+}
+
 static int
 spool_append(struct message *m, const char *p, size_t n, struct err *e)
 {
-	size_t i, bare = 0;
-	unsigned char or = 0, nul = 0;
-
 	if (n == 0)
 		return 0;
-	bare = p[0] == '\n' && m->lastc != '\r';
-	for (i = 1; i < n; i++)
-		bare += p[i] == '\n' && p[i - 1] != '\r';
-	for (i = 0; i < n; i++) {
-		or |= (unsigned char)p[i];
-		nul |= p[i] == '\0';
-	}
-	m->bare_lf += bare;
-	m->lastc = p[n - 1];
-	m->eightbit |= (or & 0x80) != 0;
-	m->nul |= nul;
+	scan(m, p, n);
 	m->size += n;
+	/*
+	 * Memory stays small whatever the size: past MSG_MEM_MAX the message
+	 * goes to the temp file, and mem keeps only what it has, which holds
+	 * the whole header section (it grows to MSG_HDR_MAX for that).
+	 */
 	if (m->fd == -1 && m->mlen + n > MSG_MEM_MAX &&
+	    (m->mlen + n > MSG_HDR_MAX || header_done(m)) &&
 	    spool_to_file(m, e) == -1)
 		return -1;
 	if (m->fd != -1) {
@@ -128,6 +164,16 @@ struct dotscan {
 	size_t	 npend;
 };
 
+/* The next LF in [p, end) followed by ".", or NULL. */
+static const char *
+find_dot_line(const char *p, const char *end)
+{
+	for (; (p = memchr(p, '\n', end - p)) != NULL && p + 1 < end; p++)
+		if (p[1] == '.')
+			return p;
+	return NULL;
+}
+
 /*
  * Spool buf, stopping at a terminating "." line.  Returns 1 when the
  * terminator was found, 0 when more input may follow, -1 on error.
@@ -157,8 +203,13 @@ spool_dots(struct message *m, struct dotscan *ds, const char *buf, size_t n,
 			ds->bol = 0;
 			continue;
 		}
-		if ((nl = memchr(p, '\n', end - p)) == NULL) {
-			ds->bol = 0;
+		/*
+		 * Only a line starting with "." can end the input: spool
+		 * everything up to the next one in one piece, not line by line
+		 * (in the temp file that would be a write per line).
+		 */
+		if ((nl = find_dot_line(p, end)) == NULL) {
+			ds->bol = end[-1] == '\n';
 			return spool_append(m, p, end - p, e);
 		}
 		if (spool_append(m, p, nl + 1 - p, e) == -1)

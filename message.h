@@ -12,7 +12,7 @@
 
 #include "err.h"
 
-#define MSG_MEM_MAX	(1024 * 1024)	/* bytes kept in memory */
+#define MSG_MEM_MAX	(128 * 1024)	/* kept in memory once headers end */
 #define MSG_HDR_MAX	(512 * 1024)	/* the header section must fit */
 #define MSG_FIELDS_MAX	10000
 
@@ -31,6 +31,7 @@ struct message {
 	char		 lastc;		/* the last byte spooled */
 	int		 eightbit;	/* a byte >= 0x80 was seen */
 	int		 nul;		/* a NUL byte was seen */
+	int		 hdr_done;	/* mem holds the blank line */
 	size_t		 hdr_start;	/* after a leading "From " line */
 	size_t		 hdr_end;	/* where the body starts */
 	struct field	*fields;

@@ -30,7 +30,7 @@ leaf() {	# name ca san days [start]
 
 ca ca "ssmtp test CA"
 ca rogue-ca "rogue test CA"
-SAN="DNS:localhost,IP:127.0.0.1,IP:::1"
+SAN="DNS:localhost,IP:127.0.0.1,IP:::1,IP:192.0.2.2"	# the last: bench/rttlink.py's hub
 leaf server ca "$SAN" 30
 leaf rogue rogue-ca "$SAN" 30
 leaf wronghost ca "DNS:elsewhere.example,IP:192.0.2.1" 30

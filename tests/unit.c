@@ -434,6 +434,53 @@ wire(const char *in)
 	msg_free(&m);
 }
 
+/* A large message through the temp file: stats and bytes as a reference. */
+static void
+test_big_spool(int ignore_dots)
+{
+	struct message m;
+	struct err e;
+	size_t n = 700 * 1024, i, bare = 0, got = 0;
+	char *in = malloc(n), *back = malloc(n);
+	unsigned seed = 7;
+	ssize_t r;
+	int fd;
+
+	memcpy(in, "Subject: big\n\n", 14);
+	for (i = 14; i < n; i++) {
+		seed = seed * 1103515245 + 12345;
+		in[i] = "ab\r\n\n.xyz"[(seed >> 16) % 9];
+	}
+	in[n / 2] = (char)0xe9;			/* 8-bit */
+	for (i = 0; i < n; i++)
+		bare += in[i] == '\n' && (i == 0 || in[i - 1] != '\r');
+	fd = tmpfd(in, n);
+	msg_init(&m);
+	CHECK(msg_spool(&m, fd, ignore_dots, &e) == 0, "big spool");
+	if (ignore_dots) {
+		CHECK(m.fd != -1 && m.size == (off_t)n, "in the temp file");
+		CHECK(m.bare_lf == (off_t)bare && m.eightbit && !m.nul,
+		    "stats: %lld bare LF, want %zu; 8bit %d nul %d",
+		    (long long)m.bare_lf, bare, m.eightbit, m.nul);
+		while ((r = msg_read(&m, got, back + got, 65536, &e)) > 0)
+			got += r;
+		CHECK(got == n && memcmp(in, back, n) == 0, "bytes back");
+	} else {
+		/* The first line holding a lone "." ends it: find it. */
+		const char *t = memmem(in, n, "\n.\n", 3);
+		const char *t2 = memmem(in, n, "\n.\r\n", 4);
+		size_t want = (t2 != NULL && (t == NULL || t2 < t) ? t2 : t) -
+		    in + 1;
+
+		CHECK(m.size == (off_t)want, "ends at the dot line: %lld, "
+		    "want %zu", (long long)m.size, want);
+	}
+	close(fd);
+	msg_free(&m);
+	free(in);
+	free(back);
+}
+
 static void
 test_message(void)
 {
@@ -500,6 +547,8 @@ main(void)
 	test_reply();
 	test_dotenc();
 	test_message();
+	test_big_spool(1);
+	test_big_spool(0);
 	printf("unit: %d passed, %d failed\n", npass, nfail);
 	return nfail != 0;
 }

@@ -1,0 +1,293 @@
+"""make bench: ssmtp against Debian's msmtp and sSMTP, side by side.
+
+The anchors are downloaded from Debian's archive with `apt-get download`
+(with the libraries they need that this machine lacks) and unpacked with
+`dpkg -x` into a temporary folder: nothing is installed, nothing of theirs
+is kept.  Every client sends to the same sink (sink.py) on loopback, over
+STARTTLS with AUTH unless said otherwise.  Run as root; prints one table
+and writes bench/RESULTS.md.
+
+BENCH_QUICK=1 runs fewer repetitions (and 20 processes instead of 200).
+"""
+import json
+import os
+import pathlib
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = pathlib.Path(__file__).resolve().parent.parent
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+USER, PASSWORD = "bench", "bench-secret"
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, **kw)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch_anchors(work):
+    """Unpack msmtp and ssmtp with the libraries missing here; return the
+    root folder."""
+    root = work / "anchors"
+    debs = work / "debs"
+    debs.mkdir()
+    out = sh(["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
+              "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances",
+              "--no-pre-depends", "msmtp", "ssmtp"]).stdout.decode()
+    pkgs = sorted({l for l in out.splitlines() if re.match(r"^[a-z0-9]", l)})
+    for p in pkgs:
+        st = subprocess.run(["dpkg-query", "-W", "-f=${Status}", p],
+                            capture_output=True).stdout.decode()
+        if "install ok installed" in st and p not in ("msmtp", "ssmtp"):
+            continue
+        subprocess.run(["apt-get", "download", p], cwd=debs, capture_output=True)
+    for deb in debs.glob("*.deb"):
+        sh(["dpkg", "-x", str(deb), str(root)])
+    for tool in ("usr/bin/msmtp", "usr/sbin/ssmtp"):
+        if not (root / tool).exists():
+            sys.exit("bench: could not fetch %s from Debian's archive" % tool)
+        # Debian ships sSMTP setgid mail; valgrind will not run that.
+        os.chmod(root / tool, 0o755)
+    return root
+
+
+class Client:
+    def __init__(self, name, argv, env=None):
+        self.name, self.argv, self.env = name, argv, env or {}
+
+    def run(self, data_path, extra_env=None, wrap=(), netns=None, argv=None):
+        """Run once with data_path on stdin; returns (seconds, max RSS in
+        MB, stderr).  GNU time is the parent, so that the RSS is the
+        client's own (ru_maxrss would count the forked Python too)."""
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+        env.update(self.env)
+        env.update(extra_env or {})
+        pre = ["ip", "netns", "exec", netns] if netns else []
+        cmd = pre + ["/usr/bin/time", "-f", "RSS-KB %M"] + list(wrap) + (argv or self.argv)
+        with open(data_path, "rb") as f:
+            t0 = time.monotonic()
+            p = subprocess.run(cmd, stdin=f, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, env=env, timeout=600)
+            elapsed = time.monotonic() - t0
+        err = p.stderr.decode(errors="replace")
+        if p.returncode != 0:
+            raise RuntimeError("%s failed (%d): %s" % (self.name, p.returncode, err[-500:]))
+        rss = int(re.findall(r"RSS-KB (\d+)", err)[-1]) / 1024.0
+        return elapsed, rss, err
+
+
+def make_clients(work, anchors, certs, port, plain=False, host="127.0.0.1"):
+    ca = certs / "ca.crt"
+    lib = "%s/usr/lib/x86_64-linux-gnu:%s/lib/x86_64-linux-gnu" % (anchors, anchors)
+    tag = ("-plain" if plain else "") + ("" if host == "127.0.0.1" else "-rtt")
+    ours = work / ("ssmtp%s.conf" % tag)
+    ours.write_text("Mailhub=%s:%d\nHostname=bench.test\n" % (host, port) + (
+        "UseSTARTTLS=NO\n" if plain else
+        "UseSTARTTLS=YES\nTLS_CA_File=%s\nAuthUser=%s\nAuthPass=%s\n" % (ca, USER, PASSWORD)))
+    os.chmod(ours, 0o600)
+    msmtprc = work / ("msmtprc%s" % tag)
+    msmtprc.write_text("defaults\naccount default\nhost %s\nport %d\n"
+                       "from root@bench.test\ndomain bench.test\n" % (host, port) + (
+                           "tls off\nauth off\n" if plain else
+                           "tls on\ntls_starttls on\ntls_trust_file %s\nauth on\n"
+                           "user %s\npassword %s\n" % (ca, USER, PASSWORD)))
+    os.chmod(msmtprc, 0o600)
+    sconf = work / ("sssmtp%s.conf" % tag)
+    sconf.write_text("mailhub=%s:%d\nhostname=bench.test\n" % (host, port) + (
+        "" if plain else "UseTLS=YES\nUseSTARTTLS=YES\nAuthUser=%s\nAuthPass=%s\n"
+        % (USER, PASSWORD)))
+    return [
+        Client("ssmtp", [str(TOP / "ssmtp"), "-C", str(ours), "rcpt@example.org"]),
+        Client("msmtp 1.8.23", [str(anchors / "usr/bin/msmtp"), "-C", str(msmtprc),
+                                "rcpt@example.org"], {"LD_LIBRARY_PATH": lib}),
+        Client("sSMTP 2.64", [str(anchors / "usr/sbin/ssmtp"), "-C" + str(sconf),
+                              "rcpt@example.org"], {"LD_LIBRARY_PATH": lib}),
+    ]
+
+
+def message(path, size):
+    """A message of about size bytes (a few lines when size is small)."""
+    line = b"The quick brown fox jumps over the lazy dog, 0123456789 ABCDEFGHIJKLMNOP\n"
+    block = line * (1000 if size > 100000 else 4)
+    with open(path, "wb") as f:
+        f.write(b"Subject: bench\nTo: rcpt@example.org\n\n")
+        n = 0
+        while n < size:
+            f.write(block)
+            n += len(block)
+    return path
+
+
+def count_writes(client, path):
+    out = tempfile.mktemp()
+    client.run(path, wrap=("strace", "-f", "-c", "-o", out,
+                           "-e", "trace=write,writev,sendto,sendmsg"))
+    text = open(out).read()
+    os.unlink(out)
+    return sum(int(m.group(1)) for m in re.finditer(
+        r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(?:write|writev|sendto|sendmsg)\s*$",
+        text, re.M))
+
+
+def instructions(client, path):
+    out = tempfile.mktemp()
+    _, _, err = client.run(path, wrap=("valgrind", "--tool=callgrind",
+                                       "--callgrind-out-file=" + out))
+    os.unlink(out)
+    return int(re.search(r"Collected : (\d+)", err).group(1))
+
+
+RTT_MS = 50
+LOWER_BOUND = {}
+
+
+def rtt_figures(work, anchors, certs, results):
+    """(a): one message, STARTTLS + AUTH, 1 and 10 recipients, over a link
+    with RTT_MS of round-trip time (rttlink.py); wall time (median) and
+    the round trips the hub counted, beside the protocol's lower bound."""
+    link = None
+    sink = None
+    stats = work / "rtt-stats.jsonl"
+    sh([sys.executable, str(TOP / "bench" / "rttlink.py"), "up"])
+    try:
+        link = subprocess.Popen([sys.executable, str(TOP / "bench" / "rttlink.py"), "run",
+                                 str(RTT_MS)], stdout=subprocess.PIPE)
+        link.stdout.readline()          # "ready"
+        sink = subprocess.Popen(["ip", "netns", "exec", "ssmtpbench-h", sys.executable,
+                                 str(TOP / "bench" / "sink.py"), "--certs", str(certs),
+                                 "--host", "192.0.2.2", "--port", "2525",
+                                 "--stats", str(stats)])
+        time.sleep(1.5)
+        clients = make_clients(work, anchors, certs, 2525, host="192.0.2.2")
+        small = message(work / "rtt.eml", 1)
+        runs = 3 if QUICK else 7
+        for nrcpt in (1, 10):
+            rcpts = ["r%d@example.org" % i for i in range(nrcpt)]
+            for c in clients:
+                times, turns = [], []
+                for _ in range(runs):
+                    n0 = len(stats.read_text().splitlines()) if stats.exists() else 0
+                    t, _, _ = c.run(small, netns="ssmtpbench-c", argv=c.argv[:-1] + rcpts)
+                    times.append(t * 1000)
+                    deadline = time.monotonic() + 5
+                    while time.monotonic() < deadline:
+                        lines = stats.read_text().splitlines() if stats.exists() else []
+                        if len(lines) > n0:
+                            turns.append(json.loads(lines[-1])["turns"])
+                            break
+                        time.sleep(0.05)
+                results[c.name]["%d ms RTT, %d rcpt: ms" % (RTT_MS, nrcpt)] = \
+                    statistics.median(times)
+                results[c.name]["%d ms RTT, %d rcpt: round trips" % (RTT_MS, nrcpt)] = \
+                    statistics.median(turns) if turns else float("nan")
+            # The protocol's lower bound: TCP, greeting, EHLO, STARTTLS,
+            # TLS 1.3, EHLO, AUTH PLAIN, then one pipelined group: MAIL,
+            # RCPT..., BDAT LAST (one recipient and CHUNKING) with the
+            # message and QUIT; with DATA, one more for the data.
+            rts = 8 if nrcpt == 1 else 9
+            LOWER_BOUND["%d ms RTT, %d rcpt: ms" % (RTT_MS, nrcpt)] = rts * RTT_MS
+            LOWER_BOUND["%d ms RTT, %d rcpt: round trips" % (RTT_MS, nrcpt)] = rts
+            print("bench: %d ms RTT, %d recipients done" % (RTT_MS, nrcpt), flush=True)
+    finally:
+        for p in (sink, link):
+            if p is not None:
+                p.terminate()
+                p.wait(10)
+        sh([sys.executable, str(TOP / "bench" / "rttlink.py"), "down"])
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root (make bench): it downloads packages")
+    work = pathlib.Path(tempfile.mkdtemp(prefix="ssmtp-bench."))
+    sinks = []
+    try:
+        print("bench: fetching msmtp and ssmtp from Debian's archive...", flush=True)
+        anchors = fetch_anchors(work)
+        certs = work / "certs"
+        sh(["sh", str(TOP / "tests" / "mkcerts.sh"), str(certs)])
+        port, plain_port = free_port(), free_port()
+        stats = work / "stats.jsonl"
+        for p, extra in ((port, []), (plain_port, ["--plain"])):
+            sinks.append(subprocess.Popen([sys.executable, str(TOP / "bench" / "sink.py"),
+                                           "--certs", str(certs), "--port", str(p),
+                                           "--stats", str(stats)] + extra))
+        time.sleep(1)
+        clients = make_clients(work, anchors, certs, port)
+        plain = make_clients(work, anchors, certs, plain_port, plain=True)
+        small = message(work / "small.eml", 1)
+        results = {c.name: {} for c in clients}
+        rtt_figures(work, anchors, certs, results)
+
+        for size in (10, 100):
+            path = message(work / ("m%d.eml" % size), size * 1000 * 1000)
+            mb = os.path.getsize(path) / 1e6
+            for c in clients:
+                runs = [c.run(path) for _ in range(1 if QUICK or size == 100 else 3)]
+                t = statistics.median(r[0] for r in runs)
+                results[c.name]["%d MB: MB/s" % size] = mb / t
+                results[c.name]["%d MB: max RSS MB" % size] = max(r[1] for r in runs)
+                if size == 10:
+                    results[c.name]["10 MB: writes per MB"] = count_writes(c, path) / mb
+            print("bench: %d MB done" % size, flush=True)
+        for c, cp in zip(clients, plain):
+            results[c.name]["instructions, STARTTLS+AUTH (M)"] = instructions(c, small) / 1e6
+            results[c.name]["instructions, no TLS (M)"] = instructions(cp, small) / 1e6
+        print("bench: instructions done", flush=True)
+        n = 20 if QUICK else 200
+        for c in clients:
+            t0 = time.monotonic()
+            for _ in range(n):
+                c.run(small)
+            results[c.name]["%d messages, one process each (s)" % n] = time.monotonic() - t0
+        print("bench: %d messages done" % n, flush=True)
+        report(results, n)
+    finally:
+        for s in sinks:
+            s.terminate()
+            s.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+LOWER_IS_BETTER = ("RSS", "writes", "instructions", "(s)", ": ms", "round trips")
+
+
+def report(results, n):
+    names = list(results)
+    figures = list(results[names[0]])
+    lines = ["| figure | " + " | ".join(names) + " | ssmtp vs best anchor | lower bound |",
+             "| --- |" + " --- |" * (len(names) + 2)]
+    for f in figures:
+        vals = [results[nm][f] for nm in names]
+        lower = any(k in f for k in LOWER_IS_BETTER)
+        best = min(vals[1:]) if lower else max(vals[1:])
+        ratio = vals[0] / best if best else float("nan")
+        bound = LOWER_BOUND.get(f)
+        lines.append("| %s | %s | %.2fx %s | %s |" % (
+            f, " | ".join("%.1f" % v for v in vals), ratio,
+            "(lower is better)" if lower else "(higher is better)",
+            "%g (ssmtp at %.2fx)" % (bound, vals[0] / bound) if bound else ""))
+    table = "\n".join(lines)
+    print(table)
+    cpu = open("/proc/cpuinfo").read()
+    model = re.search(r"model name\s*:\s*(.*)", cpu)
+    with open(TOP / "bench" / "RESULTS.md.new", "w") as f:
+        f.write("# Latest `make bench` run\n\n%s, %d cores, %s, %s\n\n%s\n" % (
+            model.group(1) if model else platform.machine(), os.cpu_count(),
+            platform.platform(), time.strftime("%Y-%m-%d"), table))
+
+
+if __name__ == "__main__":
+    main()
