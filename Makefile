@@ -116,8 +116,6 @@ bench:
 	@sh scripts/deps.sh bench
 	@$(MAKE) -s all
 	@$(PYTHON) bench/bench.py
-	@mv bench/RESULTS.md.new bench/latest-run.md && \
-	    echo "bench: table kept in bench/latest-run.md"
 
 # Every test: unit tests and integration tests, plain and sanitized.
 check: deps

@@ -316,7 +316,7 @@ ehlo(struct smtp *s, const char *helo, struct err *e)
 
 int
 smtp_open(struct smtp *s, const struct config *c, const struct hub *h,
-    SSL_CTX *ctx, const char *helo, int family, struct err *e)
+    SSL_CTX **ctx, const char *helo, int family, struct err *e)
 {
 	struct reply r;
 	int implicit = c->use_tls && c->use_starttls != CONF_YES;
@@ -332,7 +332,8 @@ smtp_open(struct smtp *s, const struct config *c, const struct hub *h,
 		return -1;
 	log_info("connected to %s", s->net.peer);
 	if (implicit) {
-		if (tls_start(&s->net, ctx, c, h->host,
+		if ((*ctx == NULL && (*ctx = tls_ctx_new(c, e)) == NULL) ||
+		    tls_start(&s->net, *ctx, c, h->host,
 		    smtp_timeout(s, TO_CONNECT), e) == -1)
 			return step_error(s, "TLS", e);
 		s->tls = 1;
@@ -365,7 +366,9 @@ smtp_open(struct smtp *s, const struct config *c, const struct hub *h,
 		return err_set(e, ERR_PROTOCOL, "%s: the hub sent data after "
 		    "its STARTTLS reply, before TLS started (possible "
 		    "injection); giving up", s->host);
-	if (tls_start(&s->net, ctx, c, h->host, smtp_timeout(s, TO_CONNECT),
+	if (*ctx == NULL && (*ctx = tls_ctx_new(c, e)) == NULL)
+		return -1;
+	if (tls_start(&s->net, *ctx, c, h->host, smtp_timeout(s, TO_CONNECT),
 	    e) == -1)
 		return step_error(s, "STARTTLS", e);
 	s->tls = 1;

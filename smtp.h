@@ -98,10 +98,12 @@ int	smtp_reply_error(struct smtp *, const struct reply *, const char *step,
 /*
  * Connect to the hub, read the greeting, EHLO (HELO when EHLO is
  * refused), and set up TLS as configured: implicit, required STARTTLS, or
- * STARTTLS when offered.  On success the session is ready for AUTH.
+ * STARTTLS when offered.  *ctx is made (tls_ctx_new) the first time TLS is
+ * needed, since making it costs more than the rest of a plain session;
+ * the caller frees it.  On success the session is ready for AUTH.
  */
 int	smtp_open(struct smtp *, const struct config *, const struct hub *,
-	    SSL_CTX *, const char *helo, int family, struct err *);
+	    SSL_CTX **ctx, const char *helo, int family, struct err *);
 
 /*
  * Send one message: MAIL, every RCPT, DATA (pipelined when offered), the

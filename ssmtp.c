@@ -560,7 +560,7 @@ deliver(struct run *r, struct err *e)
 {
 	struct hub hubs[CONF_MAX_HUBS + 1];
 	struct smtp s;
-	SSL_CTX *ctx;
+	SSL_CTX *ctx = NULL;		/* made when TLS is first needed */
 	size_t n = 0, i;
 	int rc = -1;
 	const char *helo = r->conf.hostname ? r->conf.hostname :
@@ -574,12 +574,10 @@ deliver(struct run *r, struct err *e)
 		log_warnx("warning: TLSVerify=NO: the hub's certificate is not "
 		    "checked; anyone on the path can read this mail and the "
 		    "password");
-	if ((ctx = tls_ctx_new(&r->conf, e)) == NULL)
-		return -1;
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			log_warnx("%s; trying %s", e->msg, hubs[i].host);
-		if (smtp_open(&s, &r->conf, &hubs[i], ctx, helo, r->o.family,
+		if (smtp_open(&s, &r->conf, &hubs[i], &ctx, helo, r->o.family,
 		    e) == -1) {
 			smtp_close(&s);
 			if (e->kind == ERR_TEMPFAIL || e->kind == ERR_NOHOST)

@@ -5,7 +5,7 @@ The anchors are downloaded from Debian's archive with `apt-get download`
 `dpkg -x` into a temporary folder: nothing is installed, nothing of theirs
 is kept.  Every client sends to the same sink (sink.py) on loopback, over
 STARTTLS with AUTH unless said otherwise.  Run as root; prints one table
-and writes bench/RESULTS.md.
+and keeps it in bench/latest-run.md.
 
 BENCH_QUICK=1 runs fewer repetitions (and 20 processes instead of 200).
 """
@@ -283,7 +283,9 @@ def report(results, n):
     print(table)
     cpu = open("/proc/cpuinfo").read()
     model = re.search(r"model name\s*:\s*(.*)", cpu)
-    with open(TOP / "bench" / "RESULTS.md.new", "w") as f:
+    out = TOP / "bench" / "latest-run.md"
+    print("bench: the table is kept in %s (bench/RESULTS.md discusses a run)" % out)
+    with open(out, "w") as f:
         f.write("# Latest `make bench` run\n\n%s, %d cores, %s, %s\n\n%s\n" % (
             model.group(1) if model else platform.machine(), os.cpu_count(),
             platform.platform(), time.strftime("%Y-%m-%d"), table))
