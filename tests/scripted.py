@@ -67,9 +67,8 @@ class Conn:
                 return body
             self._fill(timeout)
 
-    def accept_mail(self, rcpts=1, final="250 2.0.0 queued"):
-        """Play a lock-step MAIL, RCPT..., DATA, the data, QUIT; return the
-        data as sent (dot-stuffed)."""
+    def start_data(self, rcpts=1):
+        """Play a lock-step MAIL, RCPT... and DATA, up to the 354."""
         self.expect("MAIL FROM:")
         self.reply("250 ok")
         for _ in range(rcpts):
@@ -77,6 +76,11 @@ class Conn:
             self.reply("250 ok")
         self.expect("DATA")
         self.reply("354 go ahead")
+
+    def accept_mail(self, rcpts=1, final="250 2.0.0 queued"):
+        """Play a lock-step MAIL, RCPT..., DATA, the data, QUIT; return the
+        data as sent (dot-stuffed)."""
+        self.start_data(rcpts)
         data = self.data()
         self.reply(final)
         self.expect("QUIT")
