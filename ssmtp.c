@@ -8,7 +8,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -241,26 +240,47 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 	return 0;
 }
 
+/*
+ * The machine's fully qualified name, for EHLO and bare addresses when
+ * Hostname is unset: the host name when it has a dot, else the first
+ * name with a dot on the host name's line in /etc/hosts.  The resolver is
+ * not asked: with an unreachable DNS server that could hold up every
+ * message for the resolver's whole timeout.
+ */
 static const char *
 local_hostname(void)
 {
 	static char name[256];
-	struct addrinfo hints, *res;
+	char *line = NULL, *tok[16], *save;
+	size_t cap = 0, n, k;
+	int mine;
+	FILE *fp;
 
 	if (*name != '\0')
 		return name;
 	if (gethostname(name, sizeof(name) - 1) == -1 || *name == '\0')
 		strlcpy(name, "localhost", sizeof(name));
-	if (strchr(name, '.') == NULL) {
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_flags = AI_CANONNAME;
-		if (getaddrinfo(name, NULL, &hints, &res) == 0) {
-			if (res->ai_canonname != NULL &&
-			    strchr(res->ai_canonname, '.') != NULL)
-				strlcpy(name, res->ai_canonname, sizeof(name));
-			freeaddrinfo(res);
-		}
+	if (strchr(name, '.') != NULL || (fp = fopen("/etc/hosts", "r")) ==
+	    NULL)
+		return name;
+	while (getline(&line, &cap, fp) != -1) {
+		line[strcspn(line, "#\n")] = '\0';
+		/* The address, then its names. */
+		n = 0;
+		for (tok[0] = strtok_r(line, " \t", &save); tok[n] != NULL &&
+		    n + 1 < 16; tok[++n] = strtok_r(NULL, " \t", &save))
+			;
+		for (k = 1, mine = 0; k < n; k++)
+			mine |= strcmp(tok[k], name) == 0;
+		for (k = 1; mine && k < n; k++)
+			if (strchr(tok[k], '.') != NULL) {
+				strlcpy(name, tok[k], sizeof(name));
+				goto done;
+			}
 	}
+done:
+	free(line);
+	fclose(fp);
 	return name;
 }
 

@@ -282,3 +282,19 @@ def test_connect_timeout(ssmtp):
         for c in fillers:
             c.close()
         lsock.close()
+
+
+def test_default_hostname_from_etc_hosts(ssmtp, hub, tmp_path):
+    # Hostname unset: the FQDN comes from the host name's /etc/hosts line
+    # (never from DNS, which could stall every message).
+    short = socket.gethostname()
+    want = short if "." in short else short + ".example.test"
+    hosts = "127.0.0.1 localhost\n127.0.1.1 %s %s\n" % (want, short)
+    h = hub("starttls")
+    ssmtp.conf(h, Hostname=None)
+    p, _ = run_isolated(ssmtp, ["-v", "a@example.org"], b"Subject: h\n\nx\n",
+                        tmp_path, hosts=hosts)
+    err = p.stderr.decode()
+    assert p.returncode == 0, err
+    assert "-> EHLO %s" % want in err
+    assert h.messages[0]["mail_from"] == "root@" + want
