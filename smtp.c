@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "log.h"
 #include "smtp.h"
@@ -123,12 +124,26 @@ smtp_read_reply(struct smtp *s, struct reply *r, int timeout, struct err *e)
 	size_t len;
 	int cut, rc;
 
+	struct timespec now;
+	time_t end;
+
 	memset(r, 0, offsetof(struct reply, text));
 	r->text[0] = '\0';
 	r->textlen = 0;
+	/*
+	 * The timeout covers the whole reply: a hub that trickles lines of
+	 * a multiline reply cannot stretch it line by line.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	end = now.tv_sec + timeout;
 	do {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec >= end) {
+			err_set(e, ERR_TEMPFAIL, "timed out after %d s", timeout);
+			return broken(s);
+		}
 		if (net_read_line(&s->net, line, sizeof(line), &len, &cut,
-		    timeout, e) == -1)
+		    (int)(end - now.tv_sec), e) == -1)
 			return broken(s);
 		log_proto("<-", line, len);
 		if ((rc = smtp_reply_line(r, line, len, msg, sizeof(msg))) ==

@@ -240,3 +240,31 @@ def test_hostile_ehlo_reply(ssmtp, scripted, reply):
     assert r.rc == 76, r
     assert r.elapsed < 10
     assert MSG in r.dead_letter
+
+
+def test_trickling_multiline_reply_times_out(ssmtp, scripted):
+    # A line every second, never the last one: the timeout covers the
+    # whole reply, not each line, so this ends after Timeout seconds.
+    import threading
+    stop = threading.Event()
+
+    def session(c):
+        c.reply("220 hub.test")
+        c.expect("EHLO")
+        for _ in range(60):
+            if stop.wait(0.5):
+                return
+            try:
+                c.reply("250-still talking")
+            except OSError:
+                return
+
+    s = scripted(session)
+    ssmtp.conf(Mailhub="127.0.0.1:%d" % s.port, Timeout="2")
+    try:
+        r = ssmtp.run(["a@example.org"], MSG, timeout=60)
+    finally:
+        stop.set()
+    assert r.rc == 75, r
+    assert r.elapsed < 6, r.elapsed
+    assert "timed out" in r.err
