@@ -329,6 +329,17 @@ ehlo(struct smtp *s, const char *helo, struct err *e)
 	return 0;
 }
 
+/* Make the TLS context on first use, then run TLS on the connection. */
+static int
+start_tls(struct smtp *s, SSL_CTX **ctx, const struct config *c,
+    struct err *e)
+{
+	if (*ctx == NULL && (*ctx = tls_ctx_new(c, e)) == NULL)
+		return -1;
+	return tls_start(&s->net, *ctx, c, s->host, smtp_timeout(s, TO_CONNECT),
+	    e);
+}
+
 int
 smtp_open(struct smtp *s, const struct config *c, const struct hub *h,
     SSL_CTX **ctx, const char *helo, int family, struct err *e)
@@ -347,9 +358,7 @@ smtp_open(struct smtp *s, const struct config *c, const struct hub *h,
 		return -1;
 	log_info("connected to %s", s->net.peer);
 	if (implicit) {
-		if ((*ctx == NULL && (*ctx = tls_ctx_new(c, e)) == NULL) ||
-		    tls_start(&s->net, *ctx, c, h->host,
-		    smtp_timeout(s, TO_CONNECT), e) == -1)
+		if (start_tls(s, ctx, c, e) == -1)
 			return step_error(s, "TLS", e);
 		s->tls = 1;
 	}
@@ -381,10 +390,7 @@ smtp_open(struct smtp *s, const struct config *c, const struct hub *h,
 		return err_set(e, ERR_PROTOCOL, "%s: the hub sent data after "
 		    "its STARTTLS reply, before TLS started (possible "
 		    "injection); giving up", s->host);
-	if (*ctx == NULL && (*ctx = tls_ctx_new(c, e)) == NULL)
-		return -1;
-	if (tls_start(&s->net, *ctx, c, h->host, smtp_timeout(s, TO_CONNECT),
-	    e) == -1)
+	if (start_tls(s, ctx, c, e) == -1)
 		return step_error(s, "STARTTLS", e);
 	s->tls = 1;
 	/* RFC 3207 4.2: forget what was learnt before TLS. */
