@@ -96,10 +96,14 @@ fuzz: deps $(FUZZ_BINS)
 	        || exit 1; \
 	done
 
+# libFuzzer adds what it finds to the first folder: a scratch one, so the
+# seeds in tests/fuzz/corpus stay as committed.
 fuzz-smoke: $(FUZZ_BINS)
 	@for f in $(FUZZERS); do \
+	    rm -rf build/fuzz/smoke-corpus-$$f; mkdir -p build/fuzz/smoke-corpus-$$f; \
 	    ./build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SMOKE_SECONDS) \
-	        -max_len=16384 tests/fuzz/corpus/$$f >build/fuzz/smoke-$$f.log 2>&1 \
+	        -max_len=16384 build/fuzz/smoke-corpus-$$f tests/fuzz/corpus/$$f \
+	        >build/fuzz/smoke-$$f.log 2>&1 \
 	        || { tail -40 build/fuzz/smoke-$$f.log; exit 1; }; \
 	    echo "fuzz_$$f: $$(grep -o 'DONE.*' build/fuzz/smoke-$$f.log || tail -1 build/fuzz/smoke-$$f.log)"; \
 	done
