@@ -485,7 +485,7 @@ prepare(struct run *r, struct err *e)
 	const char *name;
 	struct msg_build b;
 	struct passwd *pw;
-	int i, has;
+	int i, has = 0;		/* the message's From address was read */
 
 	if ((pw = getpwuid(getuid())) != NULL) {
 		strlcpy(r->user, pw->pw_name, sizeof(r->user));
@@ -556,9 +556,7 @@ prepare(struct run *r, struct err *e)
 	memset(&b, 0, sizeof(b));
 	name = r->o.fullname ? r->o.fullname : r->gecos;
 	b.replace_from = !r->conf.from_line_override;
-	if (r->conf.from_line_override && r->o.sender == NULL &&
-	    msg_from_address(&r->msg, fromaddr, sizeof(fromaddr), e) == 1 &&
-	    strchr(fromaddr, '@') == NULL) {
+	if (has == 1 && strchr(fromaddr, '@') == NULL) {	/* found above */
 		b.replace_from = 1;
 		if (r->o.fullname == NULL && msg_from_name(&r->msg, display,
 		    sizeof(display)) == 1)

@@ -170,6 +170,7 @@ tls_start(struct net *n, SSL_CTX *ctx, const struct config *c,
 	X509_VERIFY_PARAM *param;
 	SSL *ssl;
 	long vr;
+	int ip = is_ip(host);
 
 	if ((ssl = SSL_new(ctx)) == NULL)
 		return err_set(e, ERR_SOFTWARE, "cannot create a TLS session: "
@@ -179,7 +180,7 @@ tls_start(struct net *n, SSL_CTX *ctx, const struct config *c,
 		param = SSL_get0_param(ssl);
 		X509_VERIFY_PARAM_set_hostflags(param,
 		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (is_ip(host)) {
+		if (ip) {
 			if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1)
 				goto soft;
 		} else if (SSL_set1_host(ssl, host) != 1)
@@ -187,7 +188,7 @@ tls_start(struct net *n, SSL_CTX *ctx, const struct config *c,
 	} else
 		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 	/* RFC 6066 3: SNI names a host, never an address literal. */
-	if (!is_ip(host) && SSL_set_tlsext_host_name(ssl, host) != 1)
+	if (!ip && SSL_set_tlsext_host_name(ssl, host) != 1)
 		goto soft;
 	if (net_tls_handshake(n, ssl, timeout, e) == -1) {
 		vr = SSL_get_verify_result(ssl);
