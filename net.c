@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 
 #include "net.h"
+#include "tls.h"
 
 void
 net_init(struct net *n)
@@ -187,12 +188,9 @@ net_connect(struct net *n, const char *host, int port, int family,
 static const char *
 tls_errstr(void)
 {
-	unsigned long code = ERR_peek_last_error();
+	const char *r = tls_reason();
 
-	if (code == 0)
-		return "connection closed";
-	return ERR_reason_error_string(code) ? ERR_reason_error_string(code) :
-	    "TLS error";
+	return r != NULL ? r : "connection closed";
 }
 
 /*

@@ -171,11 +171,14 @@ static int
 vqueue(struct smtp *s, int show, struct err *e, const char *fmt, va_list ap)
 {
 	char *buf;
+	size_t used;
 	int n, rc;
 
 	if ((buf = malloc(CMD_MAX)) == NULL)
 		return err_set(e, ERR_OSERR, "out of memory");
 	n = vsnprintf(buf, CMD_MAX - 2, fmt, ap);
+	/* What the wipe below must cover: the line, its CRLF or NUL. */
+	used = n < 0 || n >= CMD_MAX - 2 ? CMD_MAX : (size_t)n + 2;
 	if (n < 0 || n >= CMD_MAX - 2)
 		rc = err_set(e, ERR_SOFTWARE, "SMTP command too long");
 	else if (memchr(buf, '\r', n) != NULL || memchr(buf, '\n', n) !=
@@ -194,7 +197,7 @@ vqueue(struct smtp *s, int show, struct err *e, const char *fmt, va_list ap)
 		    e)) == -1)
 			broken(s);
 	}
-	explicit_bzero(buf, CMD_MAX);
+	explicit_bzero(buf, used);
 	free(buf);
 	return rc;
 }

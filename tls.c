@@ -18,13 +18,103 @@
 #include "log.h"
 #include "tls.h"
 
+/*
+ * OpenSSL's error strings, loaded when the first error is described: at
+ * start-up they cost about 1.3 million instructions (tls_init).  The
+ * loaders are deprecated in OpenSSL 3.0 but are its only way to load
+ * them after OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS.
+ */
+static void
+load_error_strings(void)
+{
+	static int loaded;
+
+	if (loaded)
+		return;
+	loaded = 1;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	ERR_load_ERR_strings();
+	ERR_load_SSL_strings();
+	ERR_load_X509_strings();
+	ERR_load_X509V3_strings();
+	ERR_load_PEM_strings();
+	ERR_load_ASN1_strings();
+	ERR_load_EVP_strings();
+	ERR_load_BIO_strings();
+	ERR_load_BUF_strings();
+	ERR_load_CRYPTO_strings();
+	ERR_load_OBJ_strings();
+	ERR_load_EC_strings();
+	ERR_load_RSA_strings();
+	ERR_load_BN_strings();
+	ERR_load_DH_strings();
+	ERR_load_RAND_strings();
+	ERR_load_OSSL_STORE_strings();
+	ERR_load_CONF_strings();
+#pragma GCC diagnostic pop
+}
+
+const char *
+tls_reason(void)
+{
+	unsigned long code = ERR_peek_last_error();
+	const char *r;
+	static char buf[128];
+
+	if (code == 0)
+		return NULL;
+	load_error_strings();
+	if ((r = ERR_reason_error_string(code)) != NULL)
+		return r;
+	/* A library without strings here: "error:1C800064:...". */
+	ERR_error_string_n(code, buf, sizeof(buf));
+	return buf;
+}
+
 static const char *
 ssl_reason(void)
 {
-	unsigned long code = ERR_peek_last_error();
-	const char *r = code ? ERR_reason_error_string(code) : NULL;
+	const char *r = tls_reason();
 
 	return r != NULL ? r : "unknown error";
+}
+
+/*
+ * Set OpenSSL up once, leaving out what costs instructions on every run
+ * and that ssmtp does not use (bench/RESULTS.md):
+ * - openssl.cnf: what Debian's sets, tls_ctx_new sets itself (TLS 1.2 at
+ *   least, security level 2);
+ * - the legacy tables of every cipher and digest by name: libssl fetches
+ *   its algorithms from the providers.  Certificate checks still look
+ *   digests up in that table (the security bits of a signature, RSA-PSS
+ *   parameters), so the SHA-2 and SHA-3 digests go back in; without an
+ *   entry a signature counts as too weak, as SHA-1 and MD5 are anyway;
+ * - the error strings, until an error is described (tls_reason);
+ * - the clean-up at exit, which frees what the kernel frees anyway.
+ */
+static void
+tls_init(void)
+{
+	static int done;
+
+	if (done)
+		return;
+	done = 1;
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG |
+	    OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_ADD_ALL_DIGESTS |
+	    OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS |
+	    OPENSSL_INIT_NO_LOAD_SSL_STRINGS | OPENSSL_INIT_NO_ATEXIT, NULL);
+	EVP_add_digest(EVP_sha224());
+	EVP_add_digest(EVP_sha256());
+	EVP_add_digest(EVP_sha384());
+	EVP_add_digest(EVP_sha512());
+	EVP_add_digest(EVP_sha512_224());
+	EVP_add_digest(EVP_sha512_256());
+	EVP_add_digest(EVP_sha3_224());
+	EVP_add_digest(EVP_sha3_256());
+	EVP_add_digest(EVP_sha3_384());
+	EVP_add_digest(EVP_sha3_512());
 }
 
 /* Why a file OpenSSL failed to use: the OS error when it has one. */
@@ -81,12 +171,7 @@ tls_ctx_new(const struct config *c, struct err *e)
 	SSL_CTX *ctx;
 	const char *key;
 
-	/*
-	 * OpenSSL's configuration file is not read (it costs about 2 million
-	 * instructions); what Debian's sets, we set: TLS 1.2 at least and
-	 * security level 2 (RSA and DH keys of 2048 bits or more).
-	 */
-	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+	tls_init();
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		err_set(e, ERR_SOFTWARE, "cannot create a TLS context: %s",
 		    ssl_reason());

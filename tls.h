@@ -28,4 +28,10 @@ SSL_CTX	*tls_ctx_new(const struct config *, struct err *);
 int	tls_start(struct net *, SSL_CTX *, const struct config *,
 	    const char *host, int timeout, struct err *);
 
+/*
+ * The reason OpenSSL gives for its last error, in words (its error
+ * strings are loaded on first use), or NULL when it has none.
+ */
+const char	*tls_reason(void);
+
 #endif

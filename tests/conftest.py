@@ -39,11 +39,12 @@ def binary(request):
 
 @pytest.fixture
 def hub(certs):
-    """Factory: hub(mode="starttls", **Hub options) -> a started Hub."""
+    """Factory: hub(mode="starttls", certs_dir=None, **Hub options) -> a
+    started Hub; certs_dir replaces the test CA's folder."""
     started = []
 
-    def make(mode="starttls", **kw):
-        h = Hub(str(certs), mode, **kw).start()
+    def make(mode="starttls", certs_dir=None, **kw):
+        h = Hub(certs_dir or str(certs), mode, **kw).start()
         started.append(h)
         return h
 
