@@ -106,6 +106,9 @@ def test_bad_ca_file_named_in_words(ssmtp, hub, tmp_path):
     ssmtp.conf(h, TLS_CA_File=str(bad))
     r = ssmtp.run(["a@example.org"], MSG)
     assert r.rc == 78, r
+    # Reported where TLS starts, once (the context is first tried while
+    # the EHLO reply is on its way).
+    assert r.err.count("STARTTLS: cannot load CA certificates from") == 1
     assert "bad.pem" in r.err and "no certificate or crl found" in r.err
     assert MSG in r.dead_letter
 
