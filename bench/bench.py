@@ -288,7 +288,8 @@ def report(results, n):
         ratio = vals[0] / best if best else float("nan")
         bound = LOWER_BOUND.get(f)
         lines.append("| %s | %s | %.2fx %s | %s |" % (
-            f, " | ".join("%.1f" % v for v in vals), ratio,
+            f, " | ".join(("%.2f" if "instructions" in f else "%.1f") % v
+                          for v in vals), ratio,
             "(lower is better)" if lower else "(higher is better)",
             "%g (ssmtp at %.2fx)" % (bound, vals[0] / bound) if bound else ""))
     table = "\n".join(lines) + (

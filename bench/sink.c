@@ -152,12 +152,15 @@ read_data(struct sess *s)
 {
 	char *p;
 	size_t keep;
+	int start = 1;
 
 	for (;;) {
-		if (s->len - s->off >= 3 &&
-		    memcmp(s->buf + s->off, ".\r\n", 3) == 0 && s->data == 0) {
-			s->off += 3;
-			return;
+		if (start && s->len - s->off >= 3) {
+			if (memcmp(s->buf + s->off, ".\r\n", 3) == 0) {
+				s->off += 3;	/* an empty message */
+				return;
+			}
+			start = 0;
 		}
 		p = memmem(s->buf + s->off, s->len - s->off, "\r\n.\r\n", 5);
 		if (p != NULL) {
