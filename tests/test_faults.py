@@ -1,6 +1,6 @@
 """The fault matrix: at each step of a session (STARTTLS, AUTH, pipelined
-MAIL/RCPT/DATA) the hub drops the connection, replies 4xx, replies 5xx,
-stalls, or sends garbage.  For every cell: the exit code, the dead letter
+MAIL/RCPT/DATA, and the BDAT path) the hub drops the connection, replies
+4xx, replies 5xx, stalls, or sends garbage.  For every cell: the exit code, the dead letter
 holding the whole message exactly when the hub did not accept it, and an
 end within bounded time.  tests/README.md has the same table in prose.
 """
@@ -156,5 +156,102 @@ def test_fault(ssmtp, scripted, server_tls, step, fault):
         dl = r.dead_letter
         assert dl is not None, "refused, yet not kept"
         # The whole message, byte for byte, after the mbox From_ line.
+        assert dl.split(b"\n", 1)[1] == MESSAGE + b"\n", "dead letter differs"
+        assert "dead.letter" in r.err
+
+
+# The BDAT path (RFC 3030): one recipient and CHUNKING, so MAIL, RCPT,
+# "BDAT n LAST" with the whole message and QUIT go in one flight, and the
+# hub's replies come back in that order.  Each fault at each reply.
+BDAT_STEPS = ["mail", "rcpt", "bdat", "quit"]
+BDAT_EXPECT = {
+    "mail": {"5xx": 69},
+    "rcpt": {"5xx": 67},
+    "bdat": {"5xx": 69},
+    "quit": {f: 0 for f in FAULTS},
+}
+
+
+def bdat_session(step, fault, release):
+    def session(c):
+        def inject(where):
+            if where != step:
+                return False
+            if fault == "drop":
+                raise Injected()
+            if fault == "stall":
+                release.wait(30)
+                raise Injected()
+            if fault == "garbage":
+                c.send(b"HELLO? this is not SMTP at all\r\n")
+            elif fault == "4xx":
+                c.reply("451 4.3.0 injected fault")
+            else:
+                c.reply("554 5.3.0 injected fault")
+            return True
+
+        def rest():
+            while True:
+                line = c.line(timeout=10)
+                if line.startswith(b"QUIT"):
+                    c.reply("221 bye")
+                    return
+                c.reply("250 ok" if line.startswith(b"RSET")
+                        else "503 5.5.1 bad sequence")
+
+        try:
+            c.reply("220 hub.test ESMTP")
+            c.expect("EHLO")
+            c.reply("250-hub.test", "250-PIPELINING", "250-CHUNKING",
+                    "250 SIZE 10000000")
+            c.expect("MAIL FROM:")
+            c.expect("RCPT TO:")
+            n = int(c.expect("BDAT ").split()[1])
+            c.read_exact(n)
+            # RFC 3030 2: after a refused MAIL or RCPT, the pipelined
+            # BDAT is answered with a failure too.
+            if inject("mail"):
+                c.reply("503 5.5.1 no MAIL", "554 5.5.1 no valid recipients")
+                return rest()
+            c.reply("250 2.1.0 ok")
+            if inject("rcpt"):
+                c.reply("554 5.5.1 no valid recipients")
+                return rest()
+            c.reply("250 2.1.5 ok")
+            if inject("bdat"):
+                return rest()
+            c.reply("250 2.0.0 queued")
+            c.expect("QUIT")
+            if inject("quit"):
+                return
+            c.reply("221 bye")
+        except Injected:
+            return
+
+    return session
+
+
+BDAT_CELLS = [(s, f) for s in BDAT_STEPS for f in FAULTS]
+
+
+@pytest.mark.parametrize("step,fault", BDAT_CELLS,
+                         ids=["bdat-%s-%s" % c for c in BDAT_CELLS])
+def test_fault_bdat(ssmtp, scripted, step, fault):
+    release = threading.Event()
+    s = scripted(bdat_session(step, fault, release))
+    ssmtp.conf(Mailhub="127.0.0.1:%d" % s.port, UseSTARTTLS="NO", Timeout="2")
+    try:
+        r = ssmtp.run(["-i", "a@example.org"], MESSAGE, timeout=40)
+    finally:
+        release.set()
+    want = BDAT_EXPECT[step].get(fault, 76 if fault == "garbage" else 75)
+    assert r.rc == want, r
+    assert r.elapsed < 15, r.elapsed
+    assert any(l.startswith(b"BDAT ") for l in s.lines), "not the BDAT path"
+    if want == 0:
+        assert r.dead_letter is None, "accepted, yet kept"
+    else:
+        dl = r.dead_letter
+        assert dl is not None, "refused, yet not kept"
         assert dl.split(b"\n", 1)[1] == MESSAGE + b"\n", "dead letter differs"
         assert "dead.letter" in r.err
