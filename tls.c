@@ -165,11 +165,28 @@ load_system_store(SSL_CTX *ctx)
 	return SSL_CTX_set_default_verify_paths(ctx);
 }
 
+/*
+ * The passphrase callback for TLSKey: OpenSSL's default asks on the
+ * terminal (or reads stdin), which a sendmail must never do.  Refuse, and
+ * note that the key wanted one.
+ */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *wanted)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	if (wanted != NULL)
+		*(int *)wanted = 1;
+	return -1;
+}
+
 SSL_CTX *
 tls_ctx_new(const struct config *c, struct err *e)
 {
 	SSL_CTX *ctx;
 	const char *key;
+	int encrypted = 0, rc;
 
 	tls_init();
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
@@ -207,10 +224,21 @@ tls_ctx_new(const struct config *c, struct err *e)
 			    c->tls_cert, file_reason(c->tls_cert));
 			goto fail;
 		}
-		if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) !=
-		    1 || SSL_CTX_check_private_key(ctx) != 1) {
-			err_set(e, ERR_CONFIG, "cannot use TLSKey %s: %s", key,
-			    file_reason(key));
+		/* Never prompt for a passphrase: note that one was wanted. */
+		SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+		SSL_CTX_set_default_passwd_cb_userdata(ctx, &encrypted);
+		rc = SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) ==
+		    1 && SSL_CTX_check_private_key(ctx) == 1;
+		SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+		if (!rc) {
+			if (encrypted)
+				err_set(e, ERR_CONFIG, "cannot use TLSKey %s: "
+				    "it is encrypted, and ssmtp cannot ask for "
+				    "its passphrase; store the key unencrypted, "
+				    "readable only by whom needs it", key);
+			else
+				err_set(e, ERR_CONFIG, "cannot use TLSKey %s: "
+				    "%s", key, file_reason(key));
 			goto fail;
 		}
 	}

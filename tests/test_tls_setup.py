@@ -125,3 +125,21 @@ def test_bad_client_key_named_in_words(ssmtp, hub, tmp_path):
     assert r.rc == 78, r
     assert "client.key" in r.err and "PEM lib" in r.err, r.err
     assert MSG in r.dead_letter
+
+
+def test_encrypted_client_key_refused_without_prompt(ssmtp, hub, tmp_path):
+    # A sendmail run from cron cannot answer a passphrase prompt, and one
+    # run from a terminal must not stop to ask (OpenSSL's default is to
+    # prompt on the terminal or stdin): refuse the key and say why.
+    key = tmp_path / "client.key"
+    subprocess.run(["openssl", "pkey", "-in", str(ssmtp.certs / "client.key"),
+                    "-aes256", "-passout", "pass:secret", "-out", str(key)],
+                   check=True, capture_output=True, timeout=30)
+    h = hub("starttls")
+    ssmtp.conf(h, UseTLSCert="YES", TLSCert=str(ssmtp.certs / "client.crt"),
+               TLSKey=str(key))
+    r = ssmtp.run(["a@example.org"], MSG)
+    assert r.rc == 78, r
+    assert "pass phrase" not in r.err.lower()
+    assert "client.key" in r.err and "passphrase" in r.err, r.err
+    assert MSG in r.dead_letter and h.messages == []
