@@ -32,6 +32,7 @@ load_error_strings(void)
 	if (loaded)
 		return;
 	loaded = 1;
+#ifndef OPENSSL_NO_DEPRECATED_3_0	/* an OpenSSL built without them */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 	ERR_load_ERR_strings();
@@ -53,6 +54,7 @@ load_error_strings(void)
 	ERR_load_OSSL_STORE_strings();
 	ERR_load_CONF_strings();
 #pragma GCC diagnostic pop
+#endif
 }
 
 const char *
