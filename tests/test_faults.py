@@ -43,7 +43,9 @@ class Injected(Exception):
     pass
 
 
-def hub_session(step, fault, tls_ctx, release):
+def injector(step, fault, release):
+    """inject(c, where): play the fault when where is the step (True),
+    else do nothing (False).  drop and stall end the session (Injected)."""
     def inject(c, where):
         if where != step:
             return False
@@ -61,14 +63,37 @@ def hub_session(step, fault, tls_ctx, release):
             c.reply("554 5.3.0 injected fault")
         return True
 
-    def respond_rest(c):
-        # After a refusal the client may RSET and QUIT; answer plainly.
-        while True:
-            line = c.line(timeout=10)
-            if line.startswith(b"QUIT"):
-                c.reply("221 bye")
-                return
-            c.reply("250 ok" if line.startswith(b"RSET") else "503 5.5.1 bad sequence")
+    return inject
+
+
+def respond_rest(c):
+    # After a refusal the client may RSET and QUIT; answer plainly.
+    while True:
+        line = c.line(timeout=10)
+        if line.startswith(b"QUIT"):
+            c.reply("221 bye")
+            return
+        c.reply("250 ok" if line.startswith(b"RSET") else "503 5.5.1 bad sequence")
+
+
+def assert_outcome(r, want):
+    """The exit code, a bounded time, and the dead letter holding the whole
+    message exactly when the hub did not accept it."""
+    assert r.rc == want, r
+    # Every wait is bounded: 2 s per step, a few steps at most.
+    assert r.elapsed < 15, r.elapsed
+    if want == 0:
+        assert r.dead_letter is None, "accepted, yet kept"
+    else:
+        dl = r.dead_letter
+        assert dl is not None, "refused, yet not kept"
+        # The whole message, byte for byte, after the mbox From_ line.
+        assert dl.split(b"\n", 1)[1] == MESSAGE + b"\n", "dead letter differs"
+        assert "dead.letter" in r.err
+
+
+def hub_session(step, fault, tls_ctx, release):
+    inject = injector(step, fault, release)
 
     def session(c):
         try:
@@ -146,18 +171,7 @@ def test_fault(ssmtp, scripted, server_tls, step, fault):
         r = ssmtp.run(["-i", "a@example.org"], MESSAGE, timeout=40)
     finally:
         release.set()
-    want = expected(step, fault)
-    assert r.rc == want, r
-    # Every wait is bounded: 2 s per step, a few steps at most.
-    assert r.elapsed < 15, r.elapsed
-    if want == 0:
-        assert r.dead_letter is None, "accepted, yet kept"
-    else:
-        dl = r.dead_letter
-        assert dl is not None, "refused, yet not kept"
-        # The whole message, byte for byte, after the mbox From_ line.
-        assert dl.split(b"\n", 1)[1] == MESSAGE + b"\n", "dead letter differs"
-        assert "dead.letter" in r.err
+    assert_outcome(r, expected(step, fault))
 
 
 # The BDAT path (RFC 3030): one recipient and CHUNKING, so MAIL, RCPT,
@@ -173,32 +187,9 @@ BDAT_EXPECT = {
 
 
 def bdat_session(step, fault, release):
+    inject = injector(step, fault, release)
+
     def session(c):
-        def inject(where):
-            if where != step:
-                return False
-            if fault == "drop":
-                raise Injected()
-            if fault == "stall":
-                release.wait(30)
-                raise Injected()
-            if fault == "garbage":
-                c.send(b"HELLO? this is not SMTP at all\r\n")
-            elif fault == "4xx":
-                c.reply("451 4.3.0 injected fault")
-            else:
-                c.reply("554 5.3.0 injected fault")
-            return True
-
-        def rest():
-            while True:
-                line = c.line(timeout=10)
-                if line.startswith(b"QUIT"):
-                    c.reply("221 bye")
-                    return
-                c.reply("250 ok" if line.startswith(b"RSET")
-                        else "503 5.5.1 bad sequence")
-
         try:
             c.reply("220 hub.test ESMTP")
             c.expect("EHLO")
@@ -210,19 +201,19 @@ def bdat_session(step, fault, release):
             c.read_exact(n)
             # RFC 3030 2: after a refused MAIL or RCPT, the pipelined
             # BDAT is answered with a failure too.
-            if inject("mail"):
+            if inject(c, "mail"):
                 c.reply("503 5.5.1 no MAIL", "554 5.5.1 no valid recipients")
-                return rest()
+                return respond_rest(c)
             c.reply("250 2.1.0 ok")
-            if inject("rcpt"):
+            if inject(c, "rcpt"):
                 c.reply("554 5.5.1 no valid recipients")
-                return rest()
+                return respond_rest(c)
             c.reply("250 2.1.5 ok")
-            if inject("bdat"):
-                return rest()
+            if inject(c, "bdat"):
+                return respond_rest(c)
             c.reply("250 2.0.0 queued")
             c.expect("QUIT")
-            if inject("quit"):
+            if inject(c, "quit"):
                 return
             c.reply("221 bye")
         except Injected:
@@ -244,14 +235,5 @@ def test_fault_bdat(ssmtp, scripted, step, fault):
         r = ssmtp.run(["-i", "a@example.org"], MESSAGE, timeout=40)
     finally:
         release.set()
-    want = BDAT_EXPECT[step].get(fault, 76 if fault == "garbage" else 75)
-    assert r.rc == want, r
-    assert r.elapsed < 15, r.elapsed
     assert any(l.startswith(b"BDAT ") for l in s.lines), "not the BDAT path"
-    if want == 0:
-        assert r.dead_letter is None, "accepted, yet kept"
-    else:
-        dl = r.dead_letter
-        assert dl is not None, "refused, yet not kept"
-        assert dl.split(b"\n", 1)[1] == MESSAGE + b"\n", "dead letter differs"
-        assert "dead.letter" in r.err
+    assert_outcome(r, BDAT_EXPECT[step].get(fault, 76 if fault == "garbage" else 75))
