@@ -172,14 +172,15 @@ vqueue(struct smtp *s, int show, struct err *e, const char *fmt, va_list ap)
 {
 	char *buf;
 	size_t used;
-	int n, rc;
+	int n, rc, fits;
 
 	if ((buf = malloc(CMD_MAX)) == NULL)
 		return err_set(e, ERR_OSERR, "out of memory");
 	n = vsnprintf(buf, CMD_MAX - 2, fmt, ap);
+	fits = n >= 0 && n < CMD_MAX - 2;
 	/* What the wipe below must cover: the line, its CRLF or NUL. */
-	used = n < 0 || n >= CMD_MAX - 2 ? CMD_MAX : (size_t)n + 2;
-	if (n < 0 || n >= CMD_MAX - 2)
+	used = fits ? (size_t)n + 2 : CMD_MAX;
+	if (!fits)
 		rc = err_set(e, ERR_SOFTWARE, "SMTP command too long");
 	else if (memchr(buf, '\r', n) != NULL || memchr(buf, '\n', n) !=
 	    NULL || memchr(buf, '\0', n) != NULL)
