@@ -2,6 +2,8 @@
 import base64
 import re
 
+import pytest
+
 CRLF = b"\r\n"
 
 
@@ -55,20 +57,13 @@ def test_sslmtp_style_tls_keys_mean_starttls(ssmtp, hub):
     assert h.messages[0]["tls"]
 
 
-def test_auth_login(ssmtp, hub):
+@pytest.mark.parametrize("method", ["LOGIN", "CRAM-MD5"])
+def test_auth_method(ssmtp, hub, method):
     h = hub("starttls")
-    ssmtp.conf(h, AuthMethod="LOGIN")
-    r = ssmtp.run(["rcpt@example.org"], b"Subject: l\n\nx\n")
+    ssmtp.conf(h, AuthMethod=method)
+    r = ssmtp.run(["rcpt@example.org"], b"Subject: m\n\nx\n")
     assert r.rc == 0, r
-    assert h.auth_log == [("LOGIN", True)]
-
-
-def test_auth_cram_md5(ssmtp, hub):
-    h = hub("starttls")
-    ssmtp.conf(h, AuthMethod="CRAM-MD5")
-    r = ssmtp.run(["rcpt@example.org"], b"Subject: c\n\nx\n")
-    assert r.rc == 0, r
-    assert h.auth_log == [("CRAM-MD5", True)]
+    assert h.auth_log == [(method, True)]
 
 
 def test_wrong_password_is_77_and_kept(ssmtp, hub):
