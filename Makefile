@@ -68,7 +68,7 @@ build/asan/unit.o: tests/unit.c $(HDRS) | build/asan
 
 # libFuzzer harnesses (tests/fuzz/): clang with ASan and UBSan.
 FUZZ_CC    ?= clang
-FUZZERS     = config addr reply dotenc headers
+FUZZERS     = config addr reply dotenc headers sasl caps
 FUZZ_FLAGS  = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 60

@@ -5,21 +5,27 @@
  * of a line or after a blank, so passwords with '#' in them survive.
  */
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
-#include <openssl/ssl.h>
-
+#include "addr.h"
 #include "config.h"
 
 #define CONF_LINE_MAX	65536
+#define F(x)		offsetof(struct config, x)
 
 void
 conf_init(struct config *c)
@@ -27,7 +33,7 @@ conf_init(struct config *c)
 	memset(c, 0, sizeof(*c));
 	c->use_starttls = CONF_UNSET;
 	c->tls_verify = 1;
-	c->tls_min_version = TLS1_2_VERSION;
+	c->tls_min_version = CONF_TLS_1_2;
 }
 
 static void
@@ -70,6 +76,9 @@ conf_free(struct config *c)
 	free(c->auth_pass_command);
 	free(c->auth_method);
 	free(c->dead_letter);
+	conf_blob_free(&c->tls_ca_pem);
+	conf_blob_free(&c->tls_cert_pem);
+	conf_blob_free(&c->tls_key_pem);
 	conf_init(c);
 }
 
@@ -112,6 +121,49 @@ is_token(const char *s)
 		if (*s <= ' ' || *s >= 0x7f)
 			return 0;
 	return 1;
+}
+
+/*
+ * A host name as DNS allows (RFC 1035 2.3.4): labels of 1 to 63 bytes,
+ * 253 in all, no empty label (a final dot is allowed); or an address
+ * literal in brackets ("[192.0.2.1]", "[IPv6:...]") where allow_literal.
+ * Returns NULL, or what is wrong.
+ */
+static const char *
+bad_host(const char *h, int allow_literal)
+{
+	size_t len = strlen(h), label = 0, i;
+
+	if (len == 0)
+		return "is empty";
+	if (!is_token(h))
+		return "must not contain blanks or control characters";
+	if (h[0] == '[')
+		return allow_literal && h[len - 1] == ']' && len <= 64 ? NULL :
+		    "is not a valid address literal";
+	if (len > 254 || (len == 254 && h[253] != '.'))
+		return "is longer than 253 bytes (RFC 1035)";
+	for (i = 0; i < len; i++) {
+		if (h[i] == '.') {
+			if (label == 0)
+				return "has an empty label (\"..\" or a "
+				    "leading dot)";
+			label = 0;
+		} else if (++label > 63)
+			return "has a label longer than 63 bytes (RFC 1035)";
+		else if (strchr("[]@:/\\\"", h[i]) != NULL)
+			return "is not a host name";
+	}
+	return NULL;
+}
+
+static int
+is_ip(const char *h)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, h, buf) == 1 ||
+	    inet_pton(AF_INET6, h, buf) == 1;
 }
 
 static int
@@ -168,9 +220,12 @@ parse_hub(const char *s, size_t len, struct hub *h, char *msg, size_t msgsz)
 		*p = '\0';
 		port = p + 1;
 	}
-	if (*host == '\0' || !is_token(host) || strlen(host) > 255) {
-		snprintf(msg, msgsz, "mailhub \"%.*s\": bad host name",
-		    (int)len, s);
+	if (*host == '\0' || !is_token(host) || (!is_ip(host) &&
+	    bad_host(host, 0) != NULL)) {
+		snprintf(msg, msgsz, "Mailhub \"%.*s\": bad host name%s%s",
+		    (int)(len > 80 ? 80 : len), s, *host && is_token(host) ?
+		    ": it " : "", *host && is_token(host) ? bad_host(host, 0) :
+		    "");
 		return -1;
 	}
 	h->port = 0;
@@ -248,13 +303,13 @@ parse_tls_version(const char *v)
 	if (strncasecmp(v, "TLSv", 4) == 0)
 		v += 4;
 	if (strcmp(v, "1.2") == 0)
-		return TLS1_2_VERSION;
+		return CONF_TLS_1_2;
 	if (strcmp(v, "1.3") == 0)
-		return TLS1_3_VERSION;
+		return CONF_TLS_1_3;
 	if (strcmp(v, "1.1") == 0)
-		return TLS1_1_VERSION;
+		return CONF_TLS_1_1;
 	if (strcmp(v, "1.0") == 0 || strcmp(v, "1") == 0)
-		return TLS1_VERSION;
+		return CONF_TLS_1_0;
 	return -1;
 }
 
@@ -288,227 +343,391 @@ valid_header(const char *v)
 	return 1;
 }
 
-enum key_type { K_STR, K_HOSTISH, K_BOOL, K_SPECIAL };
+struct key;
+typedef int setter(struct config *, const struct key *, const char *, char *,
+    size_t);
 
 struct key {
 	const char	*name;
-	enum key_type	 type;
-	size_t		 off;		/* offsetof the field */
+	setter		*set;
+	size_t		 off;		/* offsetof the field, for the plain ones */
 };
 
-#define F(x)	offsetof(struct config, x)
-static const struct key keys[] = {
-	{ "Root",		K_HOSTISH,	F(root) },
-	{ "Mailhub",		K_SPECIAL,	0 },
-	{ "RewriteDomain",	K_HOSTISH,	F(rewrite_domain) },
-	{ "Hostname",		K_HOSTISH,	F(hostname) },
-	{ "FromLineOverride",	K_BOOL,		F(from_line_override) },
-	{ "UseTLS",		K_BOOL,		F(use_tls) },
-	{ "UseSTARTTLS",	K_BOOL,		F(use_starttls) },
-	{ "UseTLSCert",		K_BOOL,		F(use_tls_cert) },
-	{ "TLSCert",		K_STR,		F(tls_cert) },
-	{ "TLSKey",		K_STR,		F(tls_key) },
-	{ "TLS_CA_File",	K_STR,		F(tls_ca_file) },
-	{ "TLS_CA_Dir",		K_STR,		F(tls_ca_dir) },
-	{ "AuthUser",		K_STR,		F(auth_user) },
-	{ "AuthPass",		K_STR,		F(auth_pass) },
-	{ "AuthPassCommand",	K_STR,		F(auth_pass_command) },
-	{ "AuthMethod",		K_SPECIAL,	0 },
-	{ "AddHeader",		K_SPECIAL,	0 },
-	{ "Debug",		K_BOOL,		F(debug) },
-	{ "TLSVerify",		K_BOOL,		F(tls_verify) },
-	{ "TLSFingerprint",	K_SPECIAL,	0 },
-	{ "TLSMinVersion",	K_SPECIAL,	0 },
-	{ "Timeout",		K_SPECIAL,	0 },
-	{ "DeadLetter",		K_SPECIAL,	0 },
-};
-#undef F
+#define FIELD(c, k, type)	((type *)(void *)((char *)(c) + (k)->off))
 
 static int
-set_special(struct config *c, const char *k, const char *v, char *msg,
+nomem(char *msg, size_t msgsz)
+{
+	snprintf(msg, msgsz, "out of memory");
+	return -1;
+}
+
+/* A value shown in a message: at most 60 bytes of it. */
+#define SHOWN(v)	(int)(strlen(v) > 60 ? 60 : strlen(v)), (v), \
+			strlen(v) > 60 ? "..." : ""
+
+static int
+set_string(struct config *c, const struct key *k, const char *v, char *msg,
+    size_t msgsz)
+{
+	return set_str(FIELD(c, k, char *), v) == -1 ? nomem(msg, msgsz) : 0;
+}
+
+static int
+set_bool(struct config *c, const struct key *k, const char *v, char *msg,
+    size_t msgsz)
+{
+	int b;
+
+	if ((b = conf_bool(v)) == -1) {
+		snprintf(msg, msgsz, "%s: \"%.*s%s\" is not YES or NO", k->name,
+		    SHOWN(v));
+		return -1;
+	}
+	*FIELD(c, k, int) = b;
+	return 0;
+}
+
+/* Hostname: a name for EHLO and Message-ID, or an address literal. */
+static int
+set_host(struct config *c, const struct key *k, const char *v, char *msg,
+    size_t msgsz)
+{
+	const char *why;
+
+	if (*v != '\0' && (why = bad_host(v, k->off == F(hostname))) != NULL) {
+		snprintf(msg, msgsz, "%s \"%.*s%s\" %s", k->name, SHOWN(v), why);
+		return -1;
+	}
+	return set_string(c, k, v, msg, msgsz);
+}
+
+/* Root: where mail for system accounts goes, a name or an address. */
+static int
+set_root(struct config *c, const struct key *k, const char *v, char *msg,
+    size_t msgsz)
+{
+	char why[300];
+
+	if (*v != '\0' && addr_check(v, 0, why, sizeof(why)) == -1) {
+		snprintf(msg, msgsz, "%s \"%.*s%s\": %s", k->name, SHOWN(v),
+		    strlen(v) > ADDR_MAX ? "address longer than 254 bytes" :
+		    why);
+		return -1;
+	}
+	return set_string(c, k, v, msg, msgsz);
+}
+
+static int
+set_mailhub(struct config *c, const struct key *k, const char *v, char *msg,
+    size_t msgsz)
+{
+	(void)k;
+	return conf_parse_hubs(c, v, msg, msgsz);
+}
+
+static int
+set_auth_method(struct config *c, const struct key *k, const char *v,
+    char *msg, size_t msgsz)
+{
+	char *p;
+
+	(void)k;
+	if (*v != '\0' && !valid_auth_method(v)) {
+		snprintf(msg, msgsz, "AuthMethod \"%.*s%s\" is not one of "
+		    "PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER", SHOWN(v));
+		return -1;
+	}
+	if (set_str(&c->auth_method, v) == -1)
+		return nomem(msg, msgsz);
+	for (p = c->auth_method; p != NULL && *p != '\0'; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return 0;
+}
+
+static int
+set_add_header(struct config *c, const struct key *k, const char *v,
+    char *msg, size_t msgsz)
+{
+	(void)k;
+	if (!valid_header(v)) {
+		snprintf(msg, msgsz, "AddHeader \"%.*s%s\" is not a \"Name: "
+		    "value\" header", SHOWN(v));
+		return -1;
+	}
+	/* It cannot be folded (no line breaks): one line, RFC 5322 2.1.1. */
+	if (strlen(v) > 998) {
+		snprintf(msg, msgsz, "AddHeader \"%.20s...\" is longer than 998 "
+		    "bytes, the longest line a message may have (RFC 5322 "
+		    "2.1.1)", v);
+		return -1;
+	}
+	if (c->nadd_headers == CONF_MAX_HEADERS) {
+		snprintf(msg, msgsz, "more than %d AddHeader lines",
+		    CONF_MAX_HEADERS);
+		return -1;
+	}
+	if ((c->add_headers[c->nadd_headers] = strdup(v)) == NULL)
+		return nomem(msg, msgsz);
+	c->nadd_headers++;
+	return 0;
+}
+
+static int
+set_fingerprint(struct config *c, const struct key *k, const char *v,
+    char *msg, size_t msgsz)
+{
+	(void)k;
+	c->has_fingerprint = 0;
+	if (*v == '\0')
+		return 0;
+	if (parse_fingerprint(v, c->tls_fingerprint) == -1) {
+		snprintf(msg, msgsz, "TLSFingerprint must be a SHA-256 digest: "
+		    "64 hex digits, colons allowed");
+		return -1;
+	}
+	c->has_fingerprint = 1;
+	return 0;
+}
+
+static int
+set_tls_min(struct config *c, const struct key *k, const char *v, char *msg,
+    size_t msgsz)
+{
+	int ver;
+
+	(void)k;
+	if ((ver = parse_tls_version(v)) == -1) {
+		snprintf(msg, msgsz, "TLSMinVersion \"%.*s%s\" is not 1.0, 1.1, "
+		    "1.2 or 1.3", SHOWN(v));
+		return -1;
+	}
+	c->tls_min_version = ver;
+	return 0;
+}
+
+static int
+set_timeout(struct config *c, const struct key *k, const char *v, char *msg,
     size_t msgsz)
 {
 	char *end;
 	long n;
 
-	if (strcasecmp(k, "Mailhub") == 0)
-		return conf_parse_hubs(c, v, msg, msgsz);
-	if (strcasecmp(k, "AuthMethod") == 0) {
-		if (*v != '\0' && !valid_auth_method(v)) {
-			snprintf(msg, msgsz, "AuthMethod \"%s\" is not one of "
-			    "PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER", v);
-			return -1;
-		}
-		if (set_str(&c->auth_method, v) == -1)
-			goto nomem;
-		for (end = c->auth_method; end != NULL && *end != '\0'; end++)
-			*end = (char)toupper((unsigned char)*end);
-		return 0;
+	(void)k;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || errno != 0 || n < 1 || n > 86400) {
+		snprintf(msg, msgsz, "Timeout \"%.*s%s\" is not a number of "
+		    "seconds from 1 to 86400", SHOWN(v));
+		return -1;
 	}
-	if (strcasecmp(k, "AddHeader") == 0) {
-		if (!valid_header(v)) {
-			snprintf(msg, msgsz, "AddHeader \"%s\" is not a "
-			    "\"Name: value\" header", v);
-			return -1;
-		}
-		if (c->nadd_headers == CONF_MAX_HEADERS) {
-			snprintf(msg, msgsz, "more than %d AddHeader lines",
-			    CONF_MAX_HEADERS);
-			return -1;
-		}
-		if ((c->add_headers[c->nadd_headers] = strdup(v)) == NULL)
-			goto nomem;
-		c->nadd_headers++;
-		return 0;
-	}
-	if (strcasecmp(k, "TLSFingerprint") == 0) {
-		c->has_fingerprint = 0;
-		if (*v == '\0')
-			return 0;
-		if (parse_fingerprint(v, c->tls_fingerprint) == -1) {
-			snprintf(msg, msgsz, "TLSFingerprint must be a SHA-256 "
-			    "digest: 64 hex digits, colons allowed");
-			return -1;
-		}
-		c->has_fingerprint = 1;
-		return 0;
-	}
-	if (strcasecmp(k, "TLSMinVersion") == 0) {
-		if ((c->tls_min_version = parse_tls_version(v)) == -1) {
-			snprintf(msg, msgsz, "TLSMinVersion \"%s\" is not 1.0, "
-			    "1.1, 1.2 or 1.3", v);
-			return -1;
-		}
-		return 0;
-	}
-	if (strcasecmp(k, "Timeout") == 0) {
-		errno = 0;
-		n = strtol(v, &end, 10);
-		if (*v == '\0' || *end != '\0' || errno != 0 || n < 1 ||
-		    n > 86400) {
-			snprintf(msg, msgsz, "Timeout \"%s\" is not a number of "
-			    "seconds from 1 to 86400", v);
-			return -1;
-		}
-		c->timeout = (int)n;
-		return 0;
-	}
-	/* DeadLetter */
+	c->timeout = (int)n;
+	return 0;
+}
+
+static int
+set_dead_letter(struct config *c, const struct key *k, const char *v,
+    char *msg, size_t msgsz)
+{
+	(void)k;
 	if (conf_bool(v) == 0) {
 		c->dead_letter_off = 1;
-		return set_str(&c->dead_letter, "");
+		return set_str(&c->dead_letter, "") == -1 ? nomem(msg, msgsz) :
+		    0;
 	}
 	if (*v != '/') {
-		snprintf(msg, msgsz, "DeadLetter \"%s\" must be an absolute "
-		    "path or NO", v);
+		snprintf(msg, msgsz, "DeadLetter \"%.*s%s\" must be an absolute "
+		    "path or NO", SHOWN(v));
 		return -1;
 	}
 	c->dead_letter_off = 0;
-	if (set_str(&c->dead_letter, v) == -1)
-		goto nomem;
-	return 0;
-nomem:
-	snprintf(msg, msgsz, "out of memory");
-	return -1;
+	return set_str(&c->dead_letter, v) == -1 ? nomem(msg, msgsz) : 0;
+}
+
+static const struct key keys[] = {
+	{ "Root",		set_root,		F(root) },
+	{ "Mailhub",		set_mailhub,		0 },
+	{ "RewriteDomain",	set_host,		F(rewrite_domain) },
+	{ "Hostname",		set_host,		F(hostname) },
+	{ "FromLineOverride",	set_bool,		F(from_line_override) },
+	{ "UseTLS",		set_bool,		F(use_tls) },
+	{ "UseSTARTTLS",	set_bool,		F(use_starttls) },
+	{ "UseTLSCert",		set_bool,		F(use_tls_cert) },
+	{ "TLSCert",		set_string,		F(tls_cert) },
+	{ "TLSKey",		set_string,		F(tls_key) },
+	{ "TLS_CA_File",	set_string,		F(tls_ca_file) },
+	{ "TLS_CA_Dir",		set_string,		F(tls_ca_dir) },
+	{ "AuthUser",		set_string,		F(auth_user) },
+	{ "AuthPass",		set_string,		F(auth_pass) },
+	{ "AuthPassCommand",	set_string,		F(auth_pass_command) },
+	{ "AuthMethod",		set_auth_method,	0 },
+	{ "AddHeader",		set_add_header,		0 },
+	{ "Debug",		set_bool,		F(debug) },
+	{ "TLSVerify",		set_bool,		F(tls_verify) },
+	{ "TLSFingerprint",	set_fingerprint,	0 },
+	{ "TLSMinVersion",	set_tls_min,		0 },
+	{ "Timeout",		set_timeout,		0 },
+	{ "DeadLetter",		set_dead_letter,	0 },
+};
+
+static const struct key *
+find_key(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strlen(keys[i].name) == len &&
+		    strncasecmp(name, keys[i].name, len) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+int
+conf_set(struct config *c, const char *key, const char *value, char *msg,
+    size_t msgsz)
+{
+	const struct key *k;
+
+	if ((k = find_key(key, strlen(key))) == NULL) {
+		snprintf(msg, msgsz, "unknown key \"%.*s%s\"", SHOWN(key));
+		return 1;
+	}
+	if (strlen(value) > CONF_VALUE_MAX) {
+		snprintf(msg, msgsz, "value of %s is longer than %d bytes",
+		    k->name, CONF_VALUE_MAX);
+		return -1;
+	}
+	return k->set(c, k, value, msg, msgsz);
 }
 
 int
 conf_parse_line(struct config *c, const char *line, char *msg, size_t msgsz)
 {
-	char key[64], val[4096];
-	const char *p, *eq, *vend;
+	char *val;
+	const char *p, *v, *vend;
 	size_t klen, vlen;
-	const struct key *k = NULL;
-	size_t i;
-	int b;
+	const struct key *k;
+	int rc;
 
 	for (p = line; isspace((unsigned char)*p); p++)
 		;
 	if (*p == '\0' || *p == '#')
 		return 0;
-	if ((eq = strchr(p, '=')) == NULL) {
-		snprintf(msg, msgsz, "expected key=value, got \"%.60s\"", p);
-		return -1;
-	}
-	for (klen = eq - p; klen > 0 && isspace((unsigned char)p[klen - 1]);
-	    klen--)
+	/*
+	 * The key is the first word.  No message shows anything after it:
+	 * the rest of a malformed line may be a password ("AuthPass x").
+	 */
+	for (klen = 0; p[klen] != '\0' && p[klen] != '=' &&
+	    !isspace((unsigned char)p[klen]); klen++)
 		;
-	if (klen == 0 || klen >= sizeof(key)) {
-		snprintf(msg, msgsz, "missing or overlong key before '='");
+	k = find_key(p, klen);
+	for (v = p + klen; isspace((unsigned char)*v); v++)
+		;
+	if (*v != '=') {
+		if (k != NULL)
+			snprintf(msg, msgsz, "\"%s\": expected %s=value",
+			    k->name, k->name);
+		else
+			snprintf(msg, msgsz, "expected key=value (the line is "
+			    "not shown: it may hold a secret)");
 		return -1;
 	}
-	memcpy(key, p, klen);
-	key[klen] = '\0';
-	for (p = eq + 1; isspace((unsigned char)*p); p++)
+	if (klen == 0) {
+		snprintf(msg, msgsz, "missing key before '='");
+		return -1;
+	}
+	if (k == NULL) {
+		snprintf(msg, msgsz, "unknown key \"%.*s%s\"",
+		    (int)(klen > 60 ? 60 : klen), p, klen > 60 ? "..." : "");
+		return 1;
+	}
+	for (v++; isspace((unsigned char)*v); v++)
 		;
 	/* A '#' after a blank starts a comment; elsewhere it is data. */
-	for (vend = p; *vend != '\0'; vend++)
-		if (*vend == '#' && vend > p && isspace((unsigned char)vend[-1]))
+	for (vend = v; *vend != '\0'; vend++)
+		if (*vend == '#' && vend > v && isspace((unsigned char)vend[-1]))
 			break;
-	for (vlen = vend - p; vlen > 0 && isspace((unsigned char)p[vlen - 1]);
+	for (vlen = vend - v; vlen > 0 && isspace((unsigned char)v[vlen - 1]);
 	    vlen--)
 		;
-	if (vlen >= sizeof(val)) {
-		snprintf(msg, msgsz, "value of %s is longer than %zu bytes",
-		    key, sizeof(val) - 1);
+	if (vlen > CONF_VALUE_MAX) {
+		snprintf(msg, msgsz, "value of %s is longer than %d bytes",
+		    k->name, CONF_VALUE_MAX);
 		return -1;
 	}
-	memcpy(val, p, vlen);
-	val[vlen] = '\0';
-
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (strcasecmp(key, keys[i].name) == 0)
-			k = &keys[i];
-	if (k == NULL)
-		return 1;
-
-	switch (k->type) {
-	case K_BOOL:
-		if ((b = conf_bool(val)) == -1) {
-			snprintf(msg, msgsz, "%s: \"%s\" is not YES or NO",
-			    k->name, val);
-			explicit_bzero(val, sizeof(val));
-			return -1;
-		}
-		*(int *)((char *)c + k->off) = b;
-		return 0;
-	case K_HOSTISH:
-		if (!is_token(val)) {
-			snprintf(msg, msgsz, "%s: \"%s\" must not contain "
-			    "blanks or control characters", k->name, val);
-			return -1;
-		}
-		/* FALLTHROUGH */
-	case K_STR:
-		if (set_str((char **)((char *)c + k->off), val) == -1) {
-			snprintf(msg, msgsz, "out of memory");
-			explicit_bzero(val, sizeof(val));
-			return -1;
-		}
-		explicit_bzero(val, sizeof(val));
-		return 0;
-	case K_SPECIAL:
-		return set_special(c, k->name, val, msg, msgsz);
-	}
-	return 0;
+	if ((val = strndup(v, vlen)) == NULL)
+		return nomem(msg, msgsz);
+	rc = k->set(c, k, val, msg, msgsz);
+	explicit_bzero(val, vlen);
+	free(val);
+	return rc;
 }
 
 /*
- * Read the next line of fp into *buf, without its line end.  Returns the
- * line's length, -1 at end of file, -2 when it is longer than CONF_LINE_MAX.
+ * Open a file to read: never blocking (a FIFO with no writer), only a
+ * regular file, close-on-exec.  Errors name the file (ERR_CONFIG); a
+ * missing file is ENOENT in *eno, for callers that allow it.
+ */
+static FILE *
+open_regular(const char *path, const char *what, int *eno, struct err *e)
+{
+	struct stat st;
+	FILE *fp;
+	int fd, fl;
+
+	*eno = 0;
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) ==
+	    -1) {
+		*eno = errno;
+		err_set(e, ERR_CONFIG, "cannot read %s %s: %s", what, path,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		err_set(e, ERR_CONFIG, "cannot read %s %s: not a regular file",
+		    what, path);
+		return NULL;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1 ||
+	    (fp = fdopen(fd, "r")) == NULL) {
+		err_set(e, ERR_CONFIG, "cannot read %s %s: %s", what, path,
+		    strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	return fp;
+}
+
+/*
+ * Read the next line of fp into *buf, without its line end, never
+ * holding more than CONF_LINE_MAX bytes of it.  Returns the line's
+ * length, -1 at end of file, -2 when it is longer than CONF_LINE_MAX
+ * (the rest of that line is then skipped, unread into memory).
  */
 static ssize_t
 read_line(FILE *fp, char **buf, size_t *cap)
 {
-	ssize_t n;
+	size_t n = 0;
+	int ch;
 
-	if ((n = getline(buf, cap, fp)) == -1)
+	if (*buf == NULL) {
+		if ((*buf = malloc(CONF_LINE_MAX + 1)) == NULL)
+			return -1;
+		*cap = CONF_LINE_MAX + 1;
+	}
+	while ((ch = getc_unlocked(fp)) != EOF && ch != '\n') {
+		if (n == CONF_LINE_MAX)
+			return -2;
+		(*buf)[n++] = (char)ch;
+	}
+	if (ch == EOF && n == 0)
 		return -1;
-	if (n > CONF_LINE_MAX)
-		return -2;
-	while (n > 0 && ((*buf)[n - 1] == '\n' || (*buf)[n - 1] == '\r'))
-		(*buf)[--n] = '\0';
-	return n;
+	while (n > 0 && (*buf)[n - 1] == '\r')
+		n--;
+	(*buf)[n] = '\0';
+	return (ssize_t)n;
 }
 
 int
@@ -519,11 +738,10 @@ conf_load(struct config *c, const char *path, struct err *e)
 	char *line = NULL, msg[512];
 	size_t cap = 0, lineno = 0;
 	ssize_t n;
-	int r, rc = 0;
+	int r, rc = 0, eno;
 
-	if ((fp = fopen(path, "r")) == NULL)
-		return err_set(e, ERR_CONFIG, "cannot read configuration %s: "
-		    "%s", path, strerror(errno));
+	if ((fp = open_regular(path, "configuration", &eno, e)) == NULL)
+		return -1;
 	free(c->path);
 	if ((c->path = strdup(path)) == NULL) {
 		fclose(fp);
@@ -532,8 +750,8 @@ conf_load(struct config *c, const char *path, struct err *e)
 	while ((n = read_line(fp, &line, &cap)) != -1) {
 		lineno++;
 		if (n == -2) {
-			rc = err_set(e, ERR_CONFIG, "%s:%zu: line longer than "
-			    "%d bytes", path, lineno, CONF_LINE_MAX);
+			rc = err_set(e, ERR_CONFIG, "%s:%zu: line too long (more "
+			    "than %d bytes)", path, lineno, CONF_LINE_MAX);
 			break;
 		}
 		if (strlen(line) != (size_t)n) {
@@ -547,13 +765,9 @@ conf_load(struct config *c, const char *path, struct err *e)
 			    msg);
 			break;
 		}
-		if (r == 1) {
-			char *eq = strchr(line, '=');
-
-			fprintf(stderr, "ssmtp: %s:%zu: warning: unknown key "
-			    "\"%.*s\" ignored\n", path, lineno,
-			    (int)(eq - line), line);
-		}
+		if (r == 1)
+			fprintf(stderr, "ssmtp: %s:%zu: warning: %s ignored\n",
+			    path, lineno, msg);
 	}
 	if (rc == 0 && ferror(fp))
 		rc = err_set(e, ERR_CONFIG, "cannot read configuration %s: %s",
@@ -571,6 +785,62 @@ conf_load(struct config *c, const char *path, struct err *e)
 	return rc;
 }
 
+/* Read a whole file (at most max bytes) into b. */
+static int
+slurp(const char *path, const char *what, size_t max, struct conf_blob *b,
+    struct err *e)
+{
+	FILE *fp;
+	size_t n;
+	int eno;
+
+	if ((fp = open_regular(path, what, &eno, e)) == NULL)
+		return -1;
+	if ((b->data = malloc(max + 1)) == NULL) {
+		fclose(fp);
+		return err_set(e, ERR_OSERR, "out of memory");
+	}
+	n = fread(b->data, 1, max + 1, fp);
+	if (ferror(fp) || n > max) {
+		err_set(e, ERR_CONFIG, "cannot read %s %s: %s", what, path,
+		    n > max ? "larger than 16 MiB" : strerror(errno));
+		fclose(fp);
+		conf_blob_free(b);
+		return -1;
+	}
+	fclose(fp);
+	b->len = n;
+	return 0;
+}
+
+void
+conf_blob_free(struct conf_blob *b)
+{
+	if (b->data != NULL) {
+		explicit_bzero(b->data, b->len);
+		free(b->data);
+	}
+	b->data = NULL;
+	b->len = 0;
+}
+
+int
+conf_read_tls_files(struct config *c, struct err *e)
+{
+	if (c->tls_ca_file != NULL && slurp(c->tls_ca_file, "TLS_CA_File",
+	    CONF_FILE_MAX, &c->tls_ca_pem, e) == -1)
+		return -1;
+	if (!c->use_tls_cert)
+		return 0;
+	if (c->tls_cert == NULL)
+		return err_set(e, ERR_CONFIG, "UseTLSCert=YES needs TLSCert");
+	if (slurp(c->tls_cert, "TLSCert", CONF_FILE_MAX, &c->tls_cert_pem,
+	    e) == -1)
+		return -1;
+	return slurp(c->tls_key != NULL ? c->tls_key : c->tls_cert, "TLSKey",
+	    CONF_FILE_MAX, &c->tls_key_pem, e);
+}
+
 int
 conf_revalias(const char *path, const char *user, char **from,
     struct hub *hub, struct err *e)
@@ -579,17 +849,13 @@ conf_revalias(const char *path, const char *user, char **from,
 	char *line = NULL, *p, *colon, *end, msg[256];
 	size_t cap = 0, lineno = 0, ulen = strlen(user);
 	ssize_t n;
-	int rc = 0;
+	int rc = 0, eno;
 
 	*from = NULL;
 	hub->host = NULL;
 	hub->port = 0;
-	if ((fp = fopen(path, "r")) == NULL) {
-		if (errno == ENOENT)
-			return 0;
-		return err_set(e, ERR_CONFIG, "cannot read %s: %s", path,
-		    strerror(errno));
-	}
+	if ((fp = open_regular(path, "revaliases", &eno, e)) == NULL)
+		return eno == ENOENT ? 0 : -1;
 	while (rc == 0 && (n = read_line(fp, &line, &cap)) != -1) {
 		lineno++;
 		if (n == -2) {
@@ -636,7 +902,10 @@ conf_revalias(const char *path, const char *user, char **from,
 		}
 		rc = 1;
 	}
-	free(line);
+	if (line != NULL) {
+		explicit_bzero(line, cap);
+		free(line);
+	}
 	fclose(fp);
 	return rc;
 }

@@ -15,6 +15,14 @@
 
 #define CONF_MAX_HUBS	16
 #define CONF_MAX_HEADERS 32
+#define CONF_VALUE_MAX	4095		/* bytes in a value */
+#define CONF_FILE_MAX	(16 * 1024 * 1024)	/* a CA file, a key */
+
+/* A file's bytes, read while ssmtp may still read protected files. */
+struct conf_blob {
+	char		*data;
+	size_t		 len;
+};
 
 struct hub {
 	char		*host;		/* name or address, no brackets */
@@ -22,6 +30,12 @@ struct hub {
 };
 
 enum conf_tristate { CONF_UNSET = -1, CONF_NO = 0, CONF_YES = 1 };
+
+/* TLSMinVersion values; tls.c maps them to OpenSSL's. */
+enum conf_tls_version {
+	CONF_TLS_1_0 = 10, CONF_TLS_1_1 = 11, CONF_TLS_1_2 = 12,
+	CONF_TLS_1_3 = 13
+};
 
 struct config {
 	char		*path;		/* the file read */
@@ -41,7 +55,7 @@ struct config {
 	int		 tls_verify;
 	unsigned char	 tls_fingerprint[32];
 	int		 has_fingerprint;
-	int		 tls_min_version;	/* OpenSSL's TLS1_x_VERSION */
+	int		 tls_min_version;	/* enum conf_tls_version */
 	char		*auth_user;
 	char		*auth_pass;		/* secret: wiped on free */
 	char		*auth_pass_command;
@@ -52,6 +66,9 @@ struct config {
 	int		 timeout;		/* seconds, 0: per-step defaults */
 	char		*dead_letter;		/* NULL: $HOME/dead.letter */
 	int		 dead_letter_off;
+	struct conf_blob tls_ca_pem;		/* TLS_CA_File's bytes */
+	struct conf_blob tls_cert_pem;		/* TLSCert's */
+	struct conf_blob tls_key_pem;		/* TLSKey's: wiped on free */
 };
 
 /* Set every field to its default. */
@@ -62,18 +79,41 @@ void	conf_free(struct config *);
 
 /*
  * Parse one line (without its newline).  Returns 0 when the line was used
- * or was blank or a comment, 1 when the key is unknown (the caller warns),
- * -1 with msg filled (no file:line prefix) when the line is malformed or
- * the value is invalid.
+ * or was blank or a comment, 1 with msg naming the key when the key is
+ * unknown (the caller warns), -1 with msg filled (no file:line prefix)
+ * when the line is malformed or the value is invalid.  msg shows at most
+ * the line's first word and the key's name, never a secret.
  */
 int	conf_parse_line(struct config *, const char *line, char *msg,
 	    size_t msgsz);
 
 /*
- * Read a whole ssmtp.conf.  Errors name the file (and line) and are of
- * kind ERR_CONFIG; unknown keys are warned about on stderr.
+ * Set one key to a value used as given (no trimming, no comments): the
+ * -au, -ap and -am options.  Returns 0, 1 when the key is unknown, -1
+ * with msg filled when the value is invalid; msg never holds the value
+ * of a secret.
+ */
+int	conf_set(struct config *, const char *key, const char *value,
+	    char *msg, size_t msgsz);
+
+/*
+ * Read a whole ssmtp.conf: only a regular file, never blocking, each line
+ * bounded (CONF_LINE_MAX) while it is read.  Errors name the file (and
+ * line) and are of kind ERR_CONFIG, and never show a line's value;
+ * unknown keys are warned about on stderr.
  */
 int	conf_load(struct config *, const char *path, struct err *);
+
+/*
+ * Read the files the TLS setup will need, TLS_CA_File and (with
+ * UseTLSCert) TLSCert and TLSKey, into memory: ssmtp reads them while it
+ * may still read protected files, and parses them when TLS starts.
+ * Errors: ERR_CONFIG naming the file.
+ */
+int	conf_read_tls_files(struct config *, struct err *);
+
+/* Wipe and free a blob. */
+void	conf_blob_free(struct conf_blob *);
 
 /*
  * Parse "host[:port]", "[addr]:port" or a comma-separated list of those

@@ -12,10 +12,19 @@
 #include <unistd.h>
 
 #include "deadletter.h"
+#include "log.h"
 
 #define DL_CHUNK	65536
-#define DL_CARRY_MAX	4096	/* a line start we cannot judge yet */
 #define LOCK_TRIES	100	/* of 100 ms each */
+
+/* Where a message goes when its file is refused: not HOME. */
+static const char *
+fallback_dir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	return t != NULL && *t == '/' ? t : "/var/tmp";
+}
 
 void
 deadletter_path(const char *path, char *buf, size_t size)
@@ -34,7 +43,7 @@ deadletter_path(const char *path, char *buf, size_t size)
 		snprintf(buf, size, "%s%sdead.letter", home,
 		    home[strlen(home) - 1] == '/' ? "" : "/");
 	else
-		snprintf(buf, size, "/var/tmp/dead.letter.%u",
+		snprintf(buf, size, "%s/dead.letter.%u", fallback_dir(),
 		    (unsigned)getuid());
 }
 
@@ -81,33 +90,50 @@ out_add(struct dlout *o, const char *p, size_t n)
 }
 
 /*
- * Copy buf[0..len) quoting ">*From " line starts.  Returns how much was
- * used: less than len when a line start at the end cannot be judged yet.
+ * mboxrd quoting as a stream: a line start, its run of '>', then how many
+ * bytes of "From " have matched there (held back until they decide).
+ * The '>' added goes after the run, which is the same line as before
+ * it, so no run is ever held in memory whatever its length.
  */
-static size_t
-quote(struct dlout *o, const char *buf, size_t len, int *bol, int eof)
+struct quoter {
+	int	 bol;
+	size_t	 k;
+};
+
+static void
+quote(struct dlout *o, struct quoter *q, const char *buf, size_t len)
 {
+	static const char from[] = "From ";
 	size_t i = 0, j;
 	const char *nl, *end;
 
 	while (i < len) {
-		if (*bol) {
-			for (j = i; j < len && buf[j] == '>'; j++)
-				;
-			if (!eof && len - j < 5 && len - i < DL_CARRY_MAX &&
-			    memcmp(buf + j, "From ", len - j) == 0)
-				return i;	/* wait for more bytes */
-			if (len - j >= 5 && memcmp(buf + j, "From ", 5) == 0)
+		if (q->bol) {
+			if (q->k == 0) {
+				for (j = i; j < len && buf[j] == '>'; j++)
+					;
+				out_add(o, buf + i, j - i);
+				i = j;
+			}
+			while (i < len && q->k < 5 && buf[i] == from[q->k]) {
+				q->k++;
+				i++;
+			}
+			if (q->k == 5)
 				out_add(o, ">", 1);
-			*bol = 0;
+			else if (i == len)
+				return;		/* undecided: the next read */
+			out_add(o, from, q->k);
+			q->k = 0;
+			q->bol = 0;
+			continue;
 		}
 		nl = memchr(buf + i, '\n', len - i);
 		end = nl != NULL ? nl + 1 : buf + len;
 		out_add(o, buf + i, end - (buf + i));
 		i = end - buf;
-		*bol = nl != NULL;
+		q->bol = nl != NULL;
 	}
-	return i;
 }
 
 static int
@@ -131,37 +157,89 @@ lock_file(int fd)
 	return -1;
 }
 
-int
-deadletter_save(const struct message *m, const char *file,
-    const char *sender, struct err *e)
+/*
+ * Open file to append: without blocking (a FIFO there must not hang
+ * us), only a regular file of this user with one link (a hard link would
+ * append to another file of the user's, root's included), never through
+ * a symbolic link.  Returns the descriptor, or -1 with why filled.
+ */
+static int
+open_target(const char *file, char *why, size_t whysz)
 {
-	struct dlout *o;
 	struct stat st;
-	char *buf, date[64];
-	time_t now = time(NULL);
-	off_t off = 0;
-	size_t carry = 0, used;
-	ssize_t n;
-	int bol = 1, fd, rc = -1;
+	int fd, fl;
 
-	fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1)
-		return err_set(e, ERR_IOERR, "cannot open %s: %s", file,
-		    strerror(errno));
+	fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		snprintf(why, whysz, "cannot open %s: %s", file,
+		    errno == ELOOP ? "it is a symbolic link" :
+		    errno == ENXIO ? "it is a FIFO" : strerror(errno));
+		return -1;
+	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid()) {
+	    st.st_uid != geteuid() || st.st_nlink != 1) {
+		snprintf(why, whysz, "%s is %s; not writing to it", file,
+		    !S_ISREG(st.st_mode) ? "not a regular file" :
+		    st.st_uid != geteuid() ? "owned by another user" :
+		    "a file with more than one link (a hard link)");
 		close(fd);
-		return err_set(e, ERR_IOERR, "%s is not a regular file of "
-		    "this user; not writing to it", file);
+		return -1;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+		snprintf(why, whysz, "%s: %s", file, strerror(errno));
+		close(fd);
+		return -1;
 	}
 	if (lock_file(fd) == -1) {
-		close(fd);
-		return err_set(e, ERR_IOERR, "cannot lock %s: %s", file,
+		snprintf(why, whysz, "cannot lock %s: %s", file,
 		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A new file of a random name, made with O_EXCL (mkostemp) in a sticky
+ * temporary folder: nothing another user planted can be in its way.
+ */
+static int
+open_private(char *path, size_t size, char *why, size_t whysz)
+{
+	int fd;
+
+	snprintf(path, size, "%s/dead.letter.%u.XXXXXX", fallback_dir(),
+	    (unsigned)getuid());
+	if ((fd = mkostemp(path, O_APPEND | O_CLOEXEC)) == -1)
+		snprintf(why, whysz, "cannot create %s: %s", path,
+		    strerror(errno));
+	return fd;
+}
+
+int
+deadletter_save(const struct message *m, const char *file,
+    const char *sender, char *used, size_t usedsz, struct err *e)
+{
+	struct quoter q = { 1, 0 };
+	struct dlout *o;
+	char *buf, date[64], why[1024], why2[1024];
+	time_t now = time(NULL);
+	off_t off = 0;
+	ssize_t n;
+	int fd, rc = -1;
+
+	strlcpy(used, file, usedsz);
+	if ((fd = open_target(file, why, sizeof(why))) == -1) {
+		/* Refused or unusable: a private file instead, and say so. */
+		log_warnx("%s", why);
+		if ((fd = open_private(used, usedsz, why2, sizeof(why2))) ==
+		    -1)
+			return err_set(e, ERR_IOERR, "%s; %s", why, why2);
 	}
 	o = malloc(sizeof(*o));
-	buf = malloc(DL_CHUNK + DL_CARRY_MAX);
+	buf = malloc(DL_CHUNK);
 	if (o == NULL || buf == NULL) {
 		err_set(e, ERR_OSERR, "out of memory");
 		goto done;
@@ -176,16 +254,13 @@ deadletter_save(const struct message *m, const char *file,
 	out_add(o, " ", 1);
 	out_add(o, date, strlen(date));
 	out_add(o, "\n", 1);
-	for (;;) {
-		if ((n = msg_read(m, off, buf + carry, DL_CHUNK, e)) == -1)
-			goto done;
+	while ((n = msg_read(m, off, buf, DL_CHUNK, e)) > 0) {
 		off += n;
-		used = quote(o, buf, carry + n, &bol, n == 0);
-		carry = carry + n - used;
-		memmove(buf, buf + used, carry);
-		if (n == 0)
-			break;
+		quote(o, &q, buf, n);
 	}
+	if (n == -1)
+		goto done;
+	out_add(o, "From ", q.k);	/* an undecided line start at the end */
 	/* mbox: the message ends with a line end and a blank line. */
 	if (m->size > 0 && m->lastc != '\n')
 		out_add(o, "\n", 1);
@@ -194,7 +269,7 @@ deadletter_save(const struct message *m, const char *file,
 	if (o->failed == 0 && fsync(fd) == -1)
 		o->failed = errno;
 	if (o->failed) {
-		err_set(e, ERR_IOERR, "cannot write %s: %s", file,
+		err_set(e, ERR_IOERR, "cannot write %s: %s", used,
 		    strerror(o->failed));
 		goto done;
 	}
@@ -203,7 +278,7 @@ done:
 	free(o);
 	free(buf);
 	if (close(fd) == -1 && rc == 0)
-		rc = err_set(e, ERR_IOERR, "cannot write %s: %s", file,
+		rc = err_set(e, ERR_IOERR, "cannot write %s: %s", used,
 		    strerror(errno));
 	return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,7 +65,7 @@ spool_to_file(struct message *m, struct err *e)
 	if (dir == NULL || *dir == '\0')
 		dir = "/tmp";
 	snprintf(path, sizeof(path), "%s/ssmtp.XXXXXX", dir);
-	if ((m->fd = mkstemp(path)) == -1)
+	if ((m->fd = mkostemp(path, O_CLOEXEC)) == -1)
 		return err_set(e, ERR_OSERR, "cannot create a temporary file "
 		    "in %s: %s", dir, strerror(errno));
 	unlink(path);
@@ -74,22 +75,42 @@ spool_to_file(struct message *m, struct err *e)
 	return 0;
 }
 
+size_t
+msg_eol(const char *p, size_t n, size_t *len)
+{
+	const char *lf, *cr;
+
+	lf = memchr(p, '\n', n);
+	cr = memchr(p, '\r', lf != NULL ? (size_t)(lf - p) : n);
+	if (cr != NULL) {
+		*len = cr + 1 < p + n && cr[1] == '\n' ? 2 : 1;
+		return cr - p;
+	}
+	*len = lf != NULL ? 1 : 0;
+	return lf != NULL ? (size_t)(lf - p) : n;
+}
+
 /* Whether mem holds the end of the header section (a blank line). */
 static int
 header_done(struct message *m)
 {
-	if (!m->hdr_done)
-		m->hdr_done = (m->mlen > 0 && m->mem[0] == '\n') ||
-		    (m->mlen > 1 && memcmp(m->mem, "\r\n", 2) == 0) ||
-		    memmem(m->mem, m->mlen, "\n\n", 2) != NULL ||
-		    memmem(m->mem, m->mlen, "\n\r\n", 3) != NULL;
+	size_t pos = 0, eol, elen;
+
+	while (!m->hdr_done && pos < m->mlen) {
+		eol = msg_eol(m->mem + pos, m->mlen - pos, &elen);
+		if (elen == 0)
+			break;
+		m->hdr_done = eol == 0;
+		pos += eol + elen;
+	}
 	return m->hdr_done;
 }
 
 /*
- * Note what the spool needs to know of p[0..n): LFs without CR (for the
- * exact wire size), 8-bit bytes (BODY=8BITMIME), NUL bytes.  Eight bytes
- * at a time and memchr: this runs over every byte of every message.
+ * Note what the spool needs to know of p[0..n): its CRs, LFs and CRLF
+ * pairs (for the exact wire size, msg_wire_size), 8-bit bytes
+ * (BODY=8BITMIME), NUL bytes.  Eight bytes at a time and memchr: this
+ * runs over every byte of every message.
  */
 static void
 scan(struct message *m, const char *p, size_t n)
@@ -111,13 +132,17 @@ scan(struct message *m, const char *p, size_t n)
 	}
 	m->eightbit |= (acc & highs) != 0;
 	m->nul |= zero != 0;
-	for (q = p; (q = memchr(q, '\n', end - q)) != NULL; q++)
-		m->bare_lf += (q == p ? m->lastc : q[-1]) != '\r';
+	for (q = p; (q = memchr(q, '\n', end - q)) != NULL; q++) {
+		m->nlf++;
+		m->ncrlf += (q == p ? m->lastc : q[-1]) == '\r';
+	}
+	for (q = p; (q = memchr(q, '\r', end - q)) != NULL; q++)
+		m->ncr++;
 	m->lastc = p[n - 1];
 }
 
-static int
-spool_append(struct message *m, const char *p, size_t n, struct err *e)
+int
+msg_append(struct message *m, const char *p, size_t n, struct err *e)
 {
 	if (n == 0)
 		return 0;
@@ -155,22 +180,28 @@ spool_append(struct message *m, const char *p, size_t n, struct err *e)
 }
 
 /*
- * The state of the scan for a line holding a single ".": at the start of a
- * line, and the "." or ".\r" seen there and not yet spooled.
+ * The state of the scan for a line holding a single ".": at the start of
+ * a line (the last byte was a line end, msg_eol's rule), and a "." seen
+ * there and not yet spooled.
  */
 struct dotscan {
 	int	 bol;
-	char	 pend[2];
-	size_t	 npend;
+	int	 dot;
 };
 
-/* The next LF in [p, end) followed by ".", or NULL. */
+/* The line end in [p, end) that a "." follows, or NULL. */
 static const char *
 find_dot_line(const char *p, const char *end)
 {
-	for (; (p = memchr(p, '\n', end - p)) != NULL && p + 1 < end; p++)
-		if (p[1] == '.')
-			return p;
+	const char *d;
+
+	/*
+	 * Look for the dot, not the line end: bodies have fewer dots than
+	 * lines, and base64 attachments have none.
+	 */
+	for (d = p + 1; d < end && (d = memchr(d, '.', end - d)) != NULL; d++)
+		if (d[-1] == '\n' || d[-1] == '\r')
+			return d - 1;
 	return NULL;
 }
 
@@ -185,22 +216,19 @@ spool_dots(struct message *m, struct dotscan *ds, const char *buf, size_t n,
 	const char *p = buf, *end = buf + n, *nl;
 
 	while (p < end) {
-		if (ds->npend > 0) {
-			if (*p == '\n')
+		if (ds->dot) {
+			/* A "." alone on its line, whatever ends the line. */
+			if (*p == '\n' || *p == '\r')
 				return 1;
-			if (*p == '\r' && ds->npend == 1) {
-				ds->pend[ds->npend++] = *p++;
-				continue;
-			}
-			if (spool_append(m, ds->pend, ds->npend, e) == -1)
+			if (msg_append(m, ".", 1, e) == -1)
 				return -1;
-			ds->npend = 0;
+			ds->dot = 0;
 			ds->bol = 0;
 			continue;
 		}
 		if (ds->bol && *p == '.') {
-			ds->pend[ds->npend++] = *p++;
-			ds->bol = 0;
+			ds->dot = 1;
+			p++;
 			continue;
 		}
 		/*
@@ -209,10 +237,10 @@ spool_dots(struct message *m, struct dotscan *ds, const char *buf, size_t n,
 		 * (in the temp file that would be a write per line).
 		 */
 		if ((nl = find_dot_line(p, end)) == NULL) {
-			ds->bol = end[-1] == '\n';
-			return spool_append(m, p, end - p, e);
+			ds->bol = end[-1] == '\n' || end[-1] == '\r';
+			return msg_append(m, p, end - p, e);
 		}
-		if (spool_append(m, p, nl + 1 - p, e) == -1)
+		if (msg_append(m, p, nl + 1 - p, e) == -1)
 			return -1;
 		p = nl + 1;
 		ds->bol = 1;
@@ -223,7 +251,7 @@ spool_dots(struct message *m, struct dotscan *ds, const char *buf, size_t n,
 int
 msg_spool(struct message *m, int fd, int ignore_dots, struct err *e)
 {
-	struct dotscan ds = { 1, { 0, 0 }, 0 };
+	struct dotscan ds = { 1, 0 };
 	char *buf;
 	ssize_t n;
 	int r = 0;
@@ -240,12 +268,12 @@ msg_spool(struct message *m, int fd, int ignore_dots, struct err *e)
 			break;
 		}
 		if (n == 0) {
-			if (ds.npend > 0)
-				r = spool_append(m, ds.pend, ds.npend, e);
+			if (ds.dot)
+				r = msg_append(m, ".", 1, e);
 			break;
 		}
 		if (ignore_dots)
-			r = spool_append(m, buf, n, e);
+			r = msg_append(m, buf, n, e);
 		else if ((r = spool_dots(m, &ds, buf, n, e)) == 1) {
 			r = 0;
 			break;
@@ -257,17 +285,22 @@ msg_spool(struct message *m, int fd, int ignore_dots, struct err *e)
 	return r;
 }
 
-/* Count LFs without a CR in front in p[0..n), given the byte before. */
+/*
+ * What CRLF form adds to p[0..n), a whole piece that no CRLF straddles: a
+ * byte for each lone CR and each lone LF (msg_eol's rule).
+ */
 static size_t
-count_bare_lf(const char *p, size_t n, char before)
+eol_extra(const char *p, size_t n)
 {
-	size_t i, bare = 0;
+	size_t i, extra = 0;
 
 	for (i = 0; i < n; i++) {
-		bare += p[i] == '\n' && before != '\r';
-		before = p[i];
+		if (p[i] == '\r')
+			extra += i + 1 == n || p[i + 1] != '\n';
+		else if (p[i] == '\n')
+			extra += i == 0 || p[i - 1] != '\r';
 	}
-	return bare;
+	return extra;
 }
 
 unsigned long long
@@ -276,13 +309,16 @@ msg_wire_size(const struct message *m)
 	unsigned long long size;
 	off_t body = m->size - m->hdr_end;
 
-	/* The header block always ends with LF: the body starts a line. */
-	size = m->outlen + count_bare_lf(m->out, m->outlen, '\0');
-	size += body + m->bare_lf - count_bare_lf(m->mem, m->hdr_end, '\0');
+	/*
+	 * The header block ends with LF and the body starts a line (the
+	 * header section never ends inside a CRLF), so the body's lone CRs
+	 * and LFs are those of the whole message less the header section's.
+	 */
+	size = m->outlen + eol_extra(m->out, m->outlen);
+	size += body + (m->ncr - m->ncrlf) + (m->nlf - m->ncrlf) -
+	    eol_extra(m->mem, m->hdr_end);
 	/* The encoder closes an unfinished last line (dotenc_finish). */
-	if (body > 0 && m->lastc == '\r')
-		size += 1;
-	else if (body > 0 && m->lastc != '\n')
+	if (body > 0 && m->lastc != '\n' && m->lastc != '\r')
 		size += 2;
 	return size;
 }
@@ -310,43 +346,54 @@ msg_read(const struct message *m, off_t off, char *buf, size_t n,
 	return r;
 }
 
-/* A field name: printable ASCII but ':' and SP (RFC 5322 3.6.8). */
+/*
+ * A field name: printable ASCII but ':' and SP (RFC 5322 3.6.8), then the
+ * colon, with white space allowed before it (obs-optional, RFC 5322 4.5).
+ * Returns the name's length and sets *colon, or 0 when the line is not a
+ * field.
+ */
 static size_t
-field_name_len(const char *p, size_t n)
+field_name_len(const char *p, size_t n, size_t *colon)
 {
-	size_t i;
+	size_t i, name;
 
-	for (i = 0; i < n; i++) {
-		if (p[i] == ':')
-			return i;
+	for (i = 0; i < n && p[i] != ':'; i++)
 		if (p[i] <= ' ' || p[i] >= 0x7f)
-			return 0;
-	}
-	return 0;
+			break;
+	name = i;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (name == 0 || i == n || p[i] != ':')
+		return 0;
+	*colon = i;
+	return name;
 }
 
 int
 msg_parse_headers(struct message *m, struct err *e)
 {
-	size_t avail = m->mlen, pos = 0, len, name_len, cap = 0;
-	const char *p = m->mem, *nl;
+	size_t avail = m->mlen, pos = 0, len, eol, elen, name_len, colon;
+	size_t cap = 0;
+	const char *p = m->mem;
 	struct field *f;
 
 	m->nfields = 0;
 	/* An mbox "From " line in front is not a header (sendmail drops it). */
 	if (avail >= 5 && memcmp(p, "From ", 5) == 0) {
-		nl = memchr(p, '\n', avail);
-		pos = nl != NULL ? (size_t)(nl - p) + 1 : avail;
+		eol = msg_eol(p, avail, &elen);
+		pos = eol + elen;
 	}
 	m->hdr_start = pos;
 	while (pos < avail) {
-		nl = memchr(p + pos, '\n', avail - pos);
-		len = nl != NULL ? (size_t)(nl - (p + pos)) + 1 : avail - pos;
-		if (nl == NULL && (off_t)avail < m->size)
+		/* Lines end as msg_eol says, here as on the wire. */
+		eol = msg_eol(p + pos, avail - pos, &elen);
+		len = eol + elen;
+		if ((off_t)avail < m->size && (elen == 0 ||
+		    (elen == 1 && p[pos + eol] == '\r' && pos + len == avail)))
 			break;		/* the line runs past what is in memory */
 		if (pos + len > MSG_HDR_MAX)
 			break;
-		if (p[pos] == '\n' || (len == 2 && p[pos] == '\r')) {
+		if (eol == 0 && elen > 0) {
 			m->hdr_end = pos + len;
 			return 0;	/* the blank line ends the section */
 		}
@@ -355,7 +402,7 @@ msg_parse_headers(struct message *m, struct err *e)
 			pos += len;
 			continue;
 		}
-		if ((name_len = field_name_len(p + pos, len)) == 0) {
+		if ((name_len = field_name_len(p + pos, eol, &colon)) == 0) {
 			m->hdr_end = pos;	/* not a field: the body starts */
 			return 0;
 		}
@@ -373,6 +420,7 @@ msg_parse_headers(struct message *m, struct err *e)
 		f->off = pos;
 		f->len = len;
 		f->name_len = name_len;
+		f->value = colon + 1;
 		pos += len;
 	}
 	if (pos < avail || (off_t)avail < m->size)
@@ -405,8 +453,8 @@ void
 msg_field_value(const struct message *m, const struct field *f,
     const char **v, size_t *len)
 {
-	*v = m->mem + f->off + f->name_len + 1;
-	*len = f->len - f->name_len - 1;
+	*v = m->mem + f->off + f->value;
+	*len = f->len - f->value;
 }
 
 int
@@ -618,20 +666,26 @@ static void
 out_printf(struct outbuf *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Format into the buffer, sized from what the format gives. */
 static void
 out_printf(struct outbuf *o, const char *fmt, ...)
 {
-	char buf[2048];
 	va_list ap;
+	char *buf;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf))
+	if (n < 0 || (buf = malloc((size_t)n + 1)) == NULL) {
 		o->failed = 1;
-	else
-		out_add(o, buf, n);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	out_add(o, buf, n);
+	free(buf);
 }
 
 int
@@ -643,6 +697,7 @@ msg_build_headers(struct message *m, const struct msg_build *b, struct err *e)
 	char date[64];
 	time_t now = time(NULL);
 	size_t i;
+	char c;
 	int has_from = msg_field(m, "From") != NULL;
 
 	if (b->from != NULL && (!has_from || b->replace_from))
@@ -670,8 +725,14 @@ msg_build_headers(struct message *m, const struct msg_build *b, struct err *e)
 		    msg_field_is(m, f, "From"))
 			continue;
 		out_add(&o, m->mem + f->off, f->len);
-		/* A last field without a line end still needs one. */
-		if (m->mem[f->off + f->len - 1] != '\n')
+		/*
+		 * A last field without a line end still needs one, and a
+		 * field ending in a lone CR gets its LF here: else the blank
+		 * line added below would join it as one CRLF, and the body
+		 * would be read as more header fields.
+		 */
+		c = m->mem[f->off + f->len - 1];
+		if (c != '\n')
 			out_add(&o, "\n", 1);
 	}
 	out_add(&o, "\n", 1);

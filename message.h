@@ -20,6 +20,7 @@ struct field {
 	size_t		 off;		/* into mem: the name's first byte */
 	size_t		 len;		/* through the last line end */
 	size_t		 name_len;
+	size_t		 value;		/* from off: after the colon */
 };
 
 struct message {
@@ -27,7 +28,8 @@ struct message {
 	size_t		 mlen, mcap;
 	int		 fd;		/* temp file with every byte, or -1 */
 	off_t		 size;		/* bytes spooled */
-	off_t		 bare_lf;	/* LF without CR before it */
+	off_t		 ncr, nlf;	/* CR and LF bytes */
+	off_t		 ncrlf;		/* CR LF pairs */
 	char		 lastc;		/* the last byte spooled */
 	int		 eightbit;	/* a byte >= 0x80 was seen */
 	int		 nul;		/* a NUL byte was seen */
@@ -60,8 +62,25 @@ void	msg_free(struct message *);
 int	msg_spool(struct message *, int fd, int ignore_dots, struct err *);
 
 /*
- * Parse the header section.  Returns 0, or -1 with ERR_DATA when it is
- * larger than MSG_HDR_MAX or has too many fields.
+ * Add n bytes to the spool as if read from the input (no "." rule).
+ * Returns 0, or -1 with ERR_IOERR or ERR_OSERR.
+ */
+int	msg_append(struct message *, const char *, size_t, struct err *);
+
+/*
+ * The line-end rule, one for the header parser, -t, Bcc removal, the "."
+ * rule, the wire size and the encoder (RFC 5321 2.3.8 allows CR and LF on
+ * the wire only as CRLF): CRLF, a lone LF and a lone CR each end a line.
+ * Returns the offset of the first line end in p[0..n) and sets *len to
+ * its length (2 for CRLF, else 1), or returns n with *len 0 when there
+ * is none.  A CR at p[n - 1] counts as a lone CR.
+ */
+size_t	msg_eol(const char *p, size_t n, size_t *len);
+
+/*
+ * Parse the header section (lines end as msg_eol says; white space may
+ * come before a field's colon, RFC 5322 4.5).  Returns 0, or -1 with
+ * ERR_DATA when it is larger than MSG_HDR_MAX or has too many fields.
  */
 int	msg_parse_headers(struct message *, struct err *);
 

@@ -258,51 +258,59 @@ fill(struct net *n, long long deadline, int timeout, struct err *e)
 	return (int)r;
 }
 
+/* Make room for n more bytes in the line buffer, up to NET_LINE_MAX. */
+static int
+line_room(struct net *n, size_t more, struct err *e)
+{
+	size_t cap;
+	char *p;
+
+	if (n->linelen + more + 1 <= n->linecap)
+		return 0;
+	if (n->linelen + more > NET_LINE_MAX)
+		return err_set(e, ERR_PROTOCOL, "server sent a line longer "
+		    "than %d bytes", NET_LINE_MAX);
+	for (cap = n->linecap ? n->linecap : 1024; cap < n->linelen + more + 1;)
+		cap *= 2;
+	if ((p = realloc(n->line, cap)) == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	n->line = p;
+	n->linecap = cap;
+	return 0;
+}
+
 int
-net_read_line(struct net *n, char *buf, size_t size, size_t *len, int *cut,
-    int timeout, struct err *e)
+net_read_line(struct net *n, const char **line, size_t *len, int timeout,
+    struct err *e)
 {
 	long long deadline = now_ms() + (long long)timeout * 1000;
-	size_t total = 0, take, stored = 0;
 	const char *start, *nl;
+	size_t take;
 
-	*cut = 0;
+	n->linelen = 0;
 	for (;;) {
 		if (n->rpos == n->rlen && fill(n, deadline, timeout, e) == -1)
 			return -1;
 		start = n->rbuf + n->rpos;
 		nl = memchr(start, '\n', n->rlen - n->rpos);
 		take = nl != NULL ? (size_t)(nl - start) + 1 : n->rlen - n->rpos;
-		total += take;
-		if (total > NET_LINE_MAX)
-			return err_set(e, ERR_PROTOCOL, "server sent a line "
-			    "longer than %d bytes", NET_LINE_MAX);
-		if (stored < size - 1) {
-			size_t c = take;
-
-			if (c > size - 1 - stored) {
-				c = size - 1 - stored;
-				*cut = 1;
-			}
-			memcpy(buf + stored, start, c);
-			stored += c;
-		} else
-			*cut = 1;
+		if (line_room(n, take, e) == -1)
+			return -1;
+		memcpy(n->line + n->linelen, start, take);
+		n->linelen += take;
 		n->rpos += take;
 		if (nl != NULL)
 			break;
 	}
-	if (!*cut) {
-		/* Remove LF, then CR: the line is whole. */
-		if (stored > 0 && buf[stored - 1] == '\n')
-			stored--;
-		if (stored > 0 && buf[stored - 1] == '\r')
-			stored--;
-	}
-	buf[stored] = '\0';
-	if (memchr(buf, '\0', stored) != NULL)
+	/* Remove LF, then CR. */
+	n->linelen--;
+	if (n->linelen > 0 && n->line[n->linelen - 1] == '\r')
+		n->linelen--;
+	n->line[n->linelen] = '\0';
+	if (memchr(n->line, '\0', n->linelen) != NULL)
 		return err_set(e, ERR_PROTOCOL, "server sent a NUL byte");
-	*len = stored;
+	*line = n->line;
+	*len = n->linelen;
 	return 0;
 }
 
@@ -425,5 +433,6 @@ net_close(struct net *n)
 	if (n->fd != -1)
 		close(n->fd);
 	free(n->wbuf);
+	free(n->line);
 	net_init(n);
 }

@@ -26,6 +26,8 @@ struct net {
 	size_t		 rpos, rlen;
 	char		*wbuf;
 	size_t		 wlen;
+	char		*line;		/* the last line read, grown as needed */
+	size_t		 linelen, linecap;
 };
 
 void	net_init(struct net *);
@@ -40,13 +42,14 @@ int	net_connect(struct net *, const char *host, int port, int family,
 	    int timeout, struct err *);
 
 /*
- * Read one line into buf (NUL-terminated, CRLF or LF removed).  A line
- * longer than size - 1 is consumed whole and cut; *cut says so.  Errors:
+ * Read one line (CRLF or LF removed, NUL-terminated) into the
+ * connection's line buffer, which grows with the line up to NET_LINE_MAX;
+ * *line points into it until the next read or close.  Errors:
  * ERR_TEMPFAIL on timeout, reset or close, ERR_PROTOCOL for a line over
  * NET_LINE_MAX or a NUL byte.
  */
-int	net_read_line(struct net *, char *buf, size_t size, size_t *len,
-	    int *cut, int timeout, struct err *);
+int	net_read_line(struct net *, const char **line, size_t *len,
+	    int timeout, struct err *);
 
 /* Queue bytes for sending; flushes when the buffer fills.  As net_flush. */
 int	net_write(struct net *, const void *, size_t, int timeout,

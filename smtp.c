@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "auth.h"
 #include "log.h"
 #include "smtp.h"
 #include "tls.h"
@@ -117,19 +118,26 @@ flush(struct smtp *s, int timeout, struct err *e)
 	return 0;
 }
 
-int
-smtp_read_reply(struct smtp *s, struct reply *r, int timeout, struct err *e)
+/*
+ * Read a whole reply; with caps, each line after the first of it is an
+ * EHLO keyword line, parsed whole whatever its length.
+ */
+static int
+read_reply(struct smtp *s, struct reply *r, int timeout, struct smtp_caps *caps,
+    struct err *e)
 {
-	char line[2048], msg[256];
+	const char *line;
+	char msg[256];
 	size_t len;
-	int cut, rc;
-
+	int rc;
 	struct timespec now;
 	time_t end;
 
 	memset(r, 0, offsetof(struct reply, text));
 	r->text[0] = '\0';
 	r->textlen = 0;
+	if (caps != NULL)
+		smtp_caps_init(caps);
 	/*
 	 * The timeout covers the whole reply: a hub that trickles lines of
 	 * a multiline reply cannot stretch it line by line.
@@ -142,7 +150,7 @@ smtp_read_reply(struct smtp *s, struct reply *r, int timeout, struct err *e)
 			err_set(e, ERR_TEMPFAIL, "timed out after %d s", timeout);
 			return broken(s);
 		}
-		if (net_read_line(&s->net, line, sizeof(line), &len, &cut,
+		if (net_read_line(&s->net, &line, &len,
 		    (int)(end - now.tv_sec), e) == -1)
 			return broken(s);
 		log_proto("<-", line, len);
@@ -151,10 +159,18 @@ smtp_read_reply(struct smtp *s, struct reply *r, int timeout, struct err *e)
 			err_set(e, ERR_PROTOCOL, "%s", msg);
 			return broken(s);
 		}
+		if (caps != NULL && r->nlines > 1 && len > 4)
+			smtp_caps_line(caps, line + 4, len - 4);
 	} while (rc == 0);
 	snprintf(s->last, sizeof(s->last), "%d %.*s", r->code,
 	    (int)strcspn(r->text, "\n"), r->text);
 	return 0;
+}
+
+int
+smtp_read_reply(struct smtp *s, struct reply *r, int timeout, struct err *e)
+{
+	return read_reply(s, r, timeout, NULL, e);
 }
 
 int
@@ -262,51 +278,81 @@ step_error(struct smtp *s, const char *step, struct err *e)
 	return -1;
 }
 
-static void
-parse_caps(struct smtp *s, const struct reply *r)
+void
+smtp_caps_init(struct smtp_caps *c)
 {
-	const char *line = r->text, *nl, *arg;
-	char kw[32];
-	size_t len, klen;
+	memset(c, 0, sizeof(*c));
+}
 
-	s->caps = 0;
-	s->size_max = 0;
-	s->auth_mechs[0] = '\0';
-	/* The first line is the greeting domain; keywords follow. */
-	for (nl = strchr(line, '\n'); nl != NULL; nl = strchr(line, '\n')) {
-		line = nl + 1;
-		len = strcspn(line, "\n");
-		klen = strcspn(line, " =\n");
-		if (klen == 0 || klen >= sizeof(kw))
-			continue;
-		memcpy(kw, line, klen);
-		kw[klen] = '\0';
-		arg = klen < len ? line + klen + 1 : "";
-		if (strcasecmp(kw, "PIPELINING") == 0)
-			s->caps |= CAP_PIPELINING;
-		else if (strcasecmp(kw, "STARTTLS") == 0)
-			s->caps |= CAP_STARTTLS;
-		else if (strcasecmp(kw, "8BITMIME") == 0)
-			s->caps |= CAP_8BITMIME;
-		else if (strcasecmp(kw, "ENHANCEDSTATUSCODES") == 0)
-			s->caps |= CAP_ENHANCED;
-		else if (strcasecmp(kw, "CHUNKING") == 0)
-			s->caps |= CAP_CHUNKING;
-		else if (strcasecmp(kw, "SMTPUTF8") == 0)
-			s->caps |= CAP_SMTPUTF8;
-		else if (strcasecmp(kw, "SIZE") == 0) {
-			s->caps |= CAP_SIZE;
-			s->size_max = strtoul(arg, NULL, 10);
-		} else if (strcasecmp(kw, "AUTH") == 0) {
-			size_t have = strlen(s->auth_mechs);
-			size_t alen = strcspn(arg, "\n");
+/* The next blank-separated word of p[0..n) from *i, or 0 at the end. */
+static size_t
+next_word(const char *p, size_t n, size_t *i, const char **w)
+{
+	size_t start;
 
-			s->caps |= CAP_AUTH;
-			if (have + alen + 2 < sizeof(s->auth_mechs))
-				snprintf(s->auth_mechs + have,
-				    sizeof(s->auth_mechs) - have, "%s%.*s",
-				    have ? " " : "", (int)alen, arg);
+	while (*i < n && p[*i] == ' ')
+		(*i)++;
+	start = *i;
+	while (*i < n && p[*i] != ' ')
+		(*i)++;
+	*w = p + start;
+	return *i - start;
+}
+
+void
+smtp_caps_line(struct smtp_caps *c, const char *line, size_t len)
+{
+	static const struct {
+		const char	*kw;
+		unsigned	 flag;
+	} kws[] = {
+		{ "PIPELINING", CAP_PIPELINING }, { "STARTTLS", CAP_STARTTLS },
+		{ "8BITMIME", CAP_8BITMIME }, { "CHUNKING", CAP_CHUNKING },
+		{ "ENHANCEDSTATUSCODES", CAP_ENHANCED },
+		{ "SMTPUTF8", CAP_SMTPUTF8 }, { "SIZE", CAP_SIZE },
+		{ "AUTH", CAP_AUTH },
+	};
+	const char *w;
+	char num[24];
+	size_t i = 0, klen, wlen, k, have;
+
+	/* "AUTH=LOGIN PLAIN" is the old form of "AUTH LOGIN PLAIN". */
+	for (klen = 0; klen < len && line[klen] != ' ' && line[klen] != '=';)
+		klen++;
+	for (k = 0; k < sizeof(kws) / sizeof(kws[0]); k++)
+		if (strlen(kws[k].kw) == klen &&
+		    strncasecmp(line, kws[k].kw, klen) == 0)
+			break;
+	if (k == sizeof(kws) / sizeof(kws[0]))
+		return;
+	c->flags |= kws[k].flag;
+	i = klen < len ? klen + 1 : len;
+	if (kws[k].flag == CAP_SIZE) {
+		/* RFC 1870 4: the limit, 0 or none for no fixed one. */
+		if ((wlen = next_word(line, len, &i, &w)) > 0 &&
+		    wlen < sizeof(num)) {
+			memcpy(num, w, wlen);
+			num[wlen] = '\0';
+			c->size_max = strtoul(num, NULL, 10);
 		}
+		return;
+	}
+	if (kws[k].flag != CAP_AUTH)
+		return;
+	/* RFC 4954 3: every mechanism, over every AUTH line. */
+	while ((wlen = next_word(line, len, &i, &w)) > 0) {
+		c->auth |= auth_mech_bit(w, wlen);
+		/* The list for messages; mechanism names hold no dots. */
+		have = strlen(c->auth_offered);
+		if (strstr(c->auth_offered, "...") != NULL)
+			continue;
+		if (have + wlen + 6 < sizeof(c->auth_offered))
+			snprintf(c->auth_offered + have,
+			    sizeof(c->auth_offered) - have, "%s%.*s",
+			    have ? " " : "", (int)wlen, w);
+		else
+			strlcat(c->auth_offered, " ...",
+			    sizeof(c->auth_offered));
 	}
 }
 
@@ -329,16 +375,14 @@ ehlo(struct smtp *s, const char *helo, SSL_CTX **ctx, const struct config *c,
 		return step_error(s, "EHLO", e);
 	if (ctx != NULL && *ctx == NULL)
 		*ctx = tls_ctx_new(c, &later);
-	if (smtp_read_reply(s, &r, to, e) == -1)
+	if (read_reply(s, &r, to, &s->ehlo, e) == -1)
 		return step_error(s, "EHLO", e);
-	if (r.code == 250) {
-		parse_caps(s, &r);
+	if (r.code == 250)
 		return 0;
-	}
 	if (r.code < 500 || r.code > 504)
 		return smtp_reply_error(s, &r, "EHLO", ERR_UNAVAILABLE, e);
 	/* Not an ESMTP server (RFC 5321 3.2): fall back to HELO. */
-	s->caps = 0;
+	smtp_caps_init(&s->ehlo);
 	if (smtp_command(s, &r, to, -1, e, "HELO %s", helo) == -1)
 		return step_error(s, "HELO", e);
 	if (r.code != 250)
@@ -389,10 +433,10 @@ smtp_open(struct smtp *s, const struct config *c, const struct hub *h,
 	if (s->tls)
 		return 0;
 	starttls = c->use_starttls == CONF_YES ||
-	    (c->use_starttls == CONF_UNSET && (s->caps & CAP_STARTTLS));
+	    (c->use_starttls == CONF_UNSET && (s->ehlo.flags & CAP_STARTTLS));
 	if (!starttls)
 		return 0;
-	if (!(s->caps & CAP_STARTTLS))
+	if (!(s->ehlo.flags & CAP_STARTTLS))
 		return err_set(e, ERR_UNAVAILABLE, "%s: the hub does not offer "
 		    "STARTTLS, and UseSTARTTLS=YES requires it", s->host);
 	if (smtp_command(s, &r, smtp_timeout(s, TO_COMMAND), -1, e,
@@ -430,27 +474,40 @@ dotenc_chunk(struct dotenc *d, const char *in, size_t n, char *out, int stuff)
 	size_t len;
 
 	while (p < end) {
+		if (d->cr) {
+			/* The LF of a CRLF whose line end is written. */
+			d->cr = 0;
+			if (*p == '\n') {
+				p++;
+				continue;
+			}
+		}
 		if (d->bol) {
 			if (stuff && *p == '.')
 				*o++ = '.';
 			d->bol = 0;
 		}
+		/*
+		 * The next line end: CRLF, a lone LF or a lone CR, each sent
+		 * as CRLF (msg_eol's rule; RFC 5321 2.3.8), so that no bare
+		 * CR reaches a hub that would take it for a line end.
+		 */
 		nl = memchr(p, '\n', end - p);
 		stop = nl != NULL ? nl : end;
+		if ((nl = memchr(p, '\r', stop - p)) != NULL)
+			stop = nl;
 		if ((len = stop - p) > 0) {
 			memcpy(o, p, len);
 			o += len;
-			d->cr = p[len - 1] == '\r';
 			p = stop;
 		}
-		if (nl != NULL) {
-			if (!d->cr)
-				*o++ = '\r';
-			*o++ = '\n';
-			p++;
-			d->bol = 1;
-			d->cr = 0;
-		}
+		if (p == end)
+			break;
+		*o++ = '\r';
+		*o++ = '\n';
+		d->cr = *p == '\r';
+		d->bol = 1;
+		p++;
 	}
 	return o - out;
 }
@@ -461,8 +518,7 @@ dotenc_finish(struct dotenc *d, char *out)
 	size_t n = 0;
 
 	if (!d->bol) {
-		if (!d->cr)
-			out[n++] = '\r';
+		out[n++] = '\r';
 		out[n++] = '\n';
 	}
 	d->bol = 1;
@@ -625,22 +681,22 @@ smtp_send(struct smtp *s, const char *from, char * const *rcpts,
 	char params[64] = "", what[300];
 	unsigned long long size = msg_wire_size(m);
 	size_t i;
-	int pipe = (s->caps & CAP_PIPELINING) != 0, utf8;
+	int pipe = (s->ehlo.flags & CAP_PIPELINING) != 0, utf8;
 	int to = smtp_timeout(s, TO_COMMAND);
 
 	/* RFC 1870 6: check the hub's limit before sending anything. */
-	if ((s->caps & CAP_SIZE) && s->size_max > 0 && size > s->size_max)
+	if ((s->ehlo.flags & CAP_SIZE) && s->ehlo.size_max > 0 && size > s->ehlo.size_max)
 		return err_set(e, ERR_UNAVAILABLE, "%s: message of %llu bytes "
 		    "is larger than the hub's limit of %lu bytes (SIZE)",
-		    s->host, size, s->size_max);
-	if (s->caps & CAP_SIZE)
+		    s->host, size, s->ehlo.size_max);
+	if (s->ehlo.flags & CAP_SIZE)
 		snprintf(params, sizeof(params), " SIZE=%llu", size);
-	if (m->eightbit && (s->caps & CAP_8BITMIME))
+	if (m->eightbit && (s->ehlo.flags & CAP_8BITMIME))
 		strlcat(params, " BODY=8BITMIME", sizeof(params));
 	/* RFC 6531 3.4: an address that is not ASCII needs SMTPUTF8. */
 	for (i = 0, utf8 = !ascii(from); i < nrcpts && !utf8; i++)
 		utf8 = !ascii(rcpts[i]);
-	if (utf8 && !(s->caps & CAP_SMTPUTF8))
+	if (utf8 && !(s->ehlo.flags & CAP_SMTPUTF8))
 		return err_set(e, ERR_UNAVAILABLE, "%s: an address is not "
 		    "ASCII and the hub does not offer SMTPUTF8", s->host);
 	if (utf8)
@@ -671,7 +727,7 @@ smtp_send(struct smtp *s, const char *from, char * const *rcpts,
 			goto reset;
 		}
 	}
-	if (pipe && nrcpts == 1 && (s->caps & CAP_CHUNKING))
+	if (pipe && nrcpts == 1 && (s->ehlo.flags & CAP_CHUNKING))
 		return send_bdat(s, rcpts, m, size, e);
 	if (pipe) {
 		/* RFC 2920 3.1: DATA ends the group; read every reply. */

@@ -45,14 +45,20 @@ struct reply {
 	size_t		 textlen;
 };
 
+/* What the hub's EHLO reply offers. */
+struct smtp_caps {
+	unsigned	 flags;		/* CAP_* */
+	unsigned long	 size_max;	/* from SIZE, 0 when none */
+	unsigned	 auth;		/* AUTH_* of the mechanisms we know */
+	char		 auth_offered[200];	/* all offered, for messages */
+};
+
 struct smtp {
 	struct net	 net;
 	const char	*host;		/* the hub's name, for messages */
 	int		 port;
 	int		 timeout;	/* Timeout=, 0 for the defaults */
-	unsigned	 caps;
-	unsigned long	 size_max;	/* from SIZE, 0 when none */
-	char		 auth_mechs[256];	/* from AUTH, space separated */
+	struct smtp_caps ehlo;
 	int		 tls;		/* TLS is active */
 	int		 broken;	/* out of step: timeout, loss, garbage */
 	int		 quit_sent;	/* QUIT went with the last group */
@@ -66,6 +72,16 @@ struct smtp {
  */
 int	smtp_reply_line(struct reply *, const char *, size_t, char *msg,
 	    size_t msgsz);
+
+void	smtp_caps_init(struct smtp_caps *);
+
+/*
+ * Parse one line of an EHLO reply after its code ("SIZE 1000", "AUTH
+ * PLAIN LOGIN", "AUTH=LOGIN"), of any length, into c: keywords are
+ * added to c->flags, AUTH mechanisms (every one, over every AUTH line)
+ * to c->auth.  Unknown keywords are ignored.
+ */
+void	smtp_caps_line(struct smtp_caps *c, const char *line, size_t len);
 
 /* Read a whole reply.  ERR_PROTOCOL for malformed replies, as net. */
 int	smtp_read_reply(struct smtp *, struct reply *, int timeout,
@@ -128,19 +144,20 @@ void	smtp_close(struct smtp *);
 /* The CRLF and dot-stuffing encoder for DATA (RFC 5321 4.5.2). */
 struct dotenc {
 	int	 bol;		/* at the start of a line */
-	int	 cr;		/* the last byte was CR */
+	int	 cr;		/* the last byte was CR: its line end is out */
 };
 
 void	dotenc_init(struct dotenc *);
 
 /*
- * Encode n bytes into out, which must hold 2 * n bytes: bare LF becomes
- * CRLF, a "." starting a line gets another in front (when stuff is set).
- * Returns the bytes written.
+ * Encode n bytes into out, which must hold 2 * n bytes: every line end
+ * (CRLF, lone LF, lone CR: msg_eol's rule) becomes CRLF, and a "."
+ * starting a line gets another in front (when stuff is set).  Returns
+ * the bytes written.
  */
 size_t	dotenc_chunk(struct dotenc *, const char *, size_t, char *, int stuff);
 
-/* Close the last line: writes "\r\n", "\n" or nothing (out: 2 bytes). */
+/* Close the last line: writes "\r\n" or nothing (out: 2 bytes). */
 size_t	dotenc_finish(struct dotenc *, char *);
 
 #endif

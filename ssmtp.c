@@ -39,7 +39,8 @@ enum mode {
 	MODE_QUEUE,		/* -bp, mailq: simulated */
 	MODE_ALIASES,		/* -bi, newaliases: ignored */
 	MODE_RUNQ,		/* -q: simulated */
-	MODE_VERSION		/* -V */
+	MODE_VERSION,		/* -V, --version */
+	MODE_HELP		/* --help */
 };
 
 struct opts {
@@ -88,11 +89,33 @@ exit_code(enum err_kind k)
 }
 
 static void
-usage(void)
+usage(FILE *fp)
 {
-	fprintf(stderr, "usage: ssmtp [-46itVv] [-C config] [-F name] "
+	fprintf(fp, "usage: ssmtp [-46itVv] [-C config] [-F name] "
 	    "[-f sender] [-o option] [-au user] [-am method] [--] "
-	    "[recipient ...]\n");
+	    "[recipient ...]\n"
+	    "       ssmtp --help | --version\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf("\nSend the message on standard input through the mailhub "
+	    "set in\n" SSMTP_CONF_DIR "/ssmtp.conf (see ssmtp(8) and "
+	    "ssmtp.conf(5)).\n\n"
+	    "  -t           take the recipients from To, Cc and Bcc\n"
+	    "  -i, -oi      a line holding a single \".\" does not end the "
+	    "message\n"
+	    "  -f, -r ADDR  the envelope sender\n"
+	    "  -F NAME      the sender's full name, for a From header ssmtp "
+	    "writes\n"
+	    "  -C FILE      another configuration file\n"
+	    "  -au, -ap, -am  AuthUser, AuthPass, AuthMethod for this run\n"
+	    "  -4, -6       connect over IPv4 or IPv6 only\n"
+	    "  -v           show the SMTP dialogue (secrets hidden)\n"
+	    "  -V, --version  print the version\n"
+	    "  --help       print this help\n");
 }
 
 /* Options that take a value, attached or as the next argument. */
@@ -169,6 +192,18 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 			i++;
 			break;
 		}
+		if (p[1] == '-') {
+			if (strcmp(p, "--help") == 0)
+				o->mode = MODE_HELP;
+			else if (strcmp(p, "--version") == 0)
+				o->mode = MODE_VERSION;
+			else {
+				usage(stderr);
+				return err_set(e, ERR_USAGE, "unknown option "
+				    "%.100s", p);
+			}
+			continue;
+		}
 		for (p++; *p != '\0'; p++) {
 			char c = *p, flag[2] = { *p, '\0' };
 
@@ -225,7 +260,7 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 					    "supported");
 				break;	/* other -o options: ignored */
 			default:
-				usage();
+				usage(stderr);
 				return err_set(e, ERR_USAGE, "unknown option "
 				    "-%c", c);
 			}
@@ -260,7 +295,7 @@ local_hostname(void)
 		return name;
 	if (gethostname(name, sizeof(name) - 1) == -1 || *name == '\0')
 		strlcpy(name, "localhost", sizeof(name));
-	if (strchr(name, '.') != NULL || (fp = fopen("/etc/hosts", "r")) ==
+	if (strchr(name, '.') != NULL || (fp = fopen("/etc/hosts", "re")) ==
 	    NULL)
 		return name;
 	while (getline(&line, &cap, fp) != -1) {
@@ -400,37 +435,44 @@ privileged(void)
 	return getuid() != 0 && (getegid() != getgid() || geteuid() != getuid());
 }
 
-/* Give up setgid/setuid rights for good (after reading the config). */
+/*
+ * Give up setgid/setuid rights for good (after reading the config): the
+ * real, effective and saved IDs all become the caller's, so that no later
+ * bug can take the group back (setgid() alone keeps the saved set-group-ID
+ * of an unprivileged caller).  Checked, since a half drop must not go on.
+ */
 static int
 drop_privileges(struct err *e)
 {
-	if (setgid(getgid()) == -1 || setuid(getuid()) == -1)
+	uid_t uid = getuid(), ru, eu, su;
+	gid_t gid = getgid(), rg, eg, sg;
+
+	if (setresgid(gid, gid, gid) == -1 || setresuid(uid, uid, uid) == -1)
 		return err_set(e, ERR_OSERR, "cannot drop privileges: %s",
 		    strerror(errno));
+	if (getresgid(&rg, &eg, &sg) == -1 || getresuid(&ru, &eu, &su) == -1 ||
+	    rg != gid || eg != gid || sg != gid || ru != uid || eu != uid ||
+	    su != uid)
+		return err_set(e, ERR_OSERR, "cannot drop privileges: the "
+		    "saved IDs remain");
 	return 0;
 }
 
-/* Apply -au, -ap and -am through the config parser's own checks. */
+/* Apply -au, -ap and -am, their values used as given. */
 static int
 apply_auth_options(struct run *r, struct err *e)
 {
 	const char *key[] = { "AuthUser", "AuthPass", "AuthMethod" };
 	const char *val[] = { r->o.auth_user, r->o.auth_pass,
 	    r->o.auth_method };
-	char line[4200], msg[300];
+	char msg[300];
 	size_t i;
-	int rc = 0;
 
-	for (i = 0; i < 3 && rc == 0; i++) {
-		if (val[i] == NULL)
-			continue;
-		snprintf(line, sizeof(line), "%s=%s", key[i], val[i]);
-		if (conf_parse_line(&r->conf, line, msg, sizeof(msg)) != 0)
-			rc = err_set(e, ERR_USAGE, "-a%c: %s", "upm"[i],
-			    i == 1 ? "bad password" : msg);
-	}
-	explicit_bzero(line, sizeof(line));
-	return rc;
+	for (i = 0; i < 3; i++)
+		if (val[i] != NULL && conf_set(&r->conf, key[i], val[i], msg,
+		    sizeof(msg)) != 0)
+			return err_set(e, ERR_USAGE, "-a%c: %s", "upm"[i], msg);
+	return 0;
 }
 
 /*
@@ -464,6 +506,9 @@ load_config(struct run *r, struct err *e)
 		rc = conf_revalias(path, r->user, &r->alias_from,
 		    &r->alias_hub, e) == -1 ? -1 : 0;
 	}
+	/* Protected TLS files too: after the drop they cannot be read. */
+	if (rc == 0)
+		rc = conf_read_tls_files(&r->conf, e);
 	if (drop_privileges(rc == 0 ? e : &(struct err){ 0 }) == -1 && rc == 0)
 		return -1;
 	if (rc == 0 && !priv)
@@ -579,6 +624,7 @@ deliver(struct run *r, struct err *e)
 	struct hub hubs[CONF_MAX_HUBS + 1];
 	struct smtp s;
 	SSL_CTX *ctx = NULL;		/* made when TLS is first needed */
+	char *secret = NULL;
 	size_t n = 0, i;
 	int rc = -1;
 	const char *helo = r->conf.hostname ? r->conf.hostname :
@@ -592,6 +638,14 @@ deliver(struct run *r, struct err *e)
 		log_warnx("warning: TLSVerify=NO: the hub's certificate is not "
 		    "checked; anyone on the path can read this mail and the "
 		    "password");
+	/*
+	 * The secret first, as the user (the rights are gone): a slow
+	 * AuthPassCommand then holds no session open at the hub.
+	 */
+	if (r->conf.auth_user != NULL && auth_secret(&r->conf,
+	    r->conf.timeout > 0 ? r->conf.timeout : TO_COMMAND, &secret,
+	    e) == -1)
+		return -1;
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			log_warnx("%s; trying %s", e->msg, hubs[i].host);
@@ -604,7 +658,7 @@ deliver(struct run *r, struct err *e)
 		}
 		r->hub_used = hubs[i].host;
 		if ((r->conf.auth_user == NULL ||
-		    auth_login(&s, &r->conf, e) == 0) &&
+		    auth_login(&s, &r->conf, secret, e) == 0) &&
 		    smtp_send(&s, r->sender, r->rcpts.v, r->rcpts.n, &r->msg,
 		    e) == 0) {
 			strlcpy(r->reply, s.last, sizeof(r->reply));
@@ -616,6 +670,7 @@ deliver(struct run *r, struct err *e)
 			smtp_close(&s);
 		break;
 	}
+	auth_secret_free(secret);
 	SSL_CTX_free(ctx);
 	return rc;
 }
@@ -648,7 +703,7 @@ main(int argc, char **argv)
 {
 	struct run r;
 	struct err e = { ERR_NONE, "" }, de;
-	char dl[4096];
+	char dl[4096], used[4096];
 	const char *prog;
 	int rc;
 
@@ -666,6 +721,8 @@ main(int argc, char **argv)
 		/* Modes that send nothing; none reads standard input. */
 		if (r.o.mode == MODE_VERSION)
 			printf("ssmtp %s\n", VERSION);
+		else if (r.o.mode == MODE_HELP)
+			help();
 		else if (r.o.mode == MODE_QUEUE)
 			printf("Mail queue is empty (ssmtp keeps no queue)\n");
 		else if (r.o.mode == MODE_RUNQ)
@@ -698,8 +755,9 @@ main(int argc, char **argv)
 			log_warnx("message not kept (DeadLetter=NO)");
 		else {
 			deadletter_path(r.conf.dead_letter, dl, sizeof(dl));
-			if (deadletter_save(&r.msg, dl, r.sender, &de) == 0)
-				log_warnx("message kept in %s", dl);
+			if (deadletter_save(&r.msg, dl, r.sender, used,
+			    sizeof(used), &de) == 0)
+				log_warnx("message kept in %s", used);
 			else {
 				log_warnx("could not keep the message: %s",
 				    de.msg);

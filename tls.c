@@ -13,6 +13,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "log.h"
@@ -183,6 +184,90 @@ no_passphrase(char *buf, int size, int rwflag, void *wanted)
 	return -1;
 }
 
+/* Trust the CA certificates (and CRLs) of a PEM file read earlier. */
+static int
+load_ca_pem(SSL_CTX *ctx, const struct conf_blob *b)
+{
+	STACK_OF(X509_INFO) *infos;
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	X509_INFO *xi;
+	BIO *bio;
+	int i, n = 0, ok = 1;
+
+	if ((bio = BIO_new_mem_buf(b->data, (int)b->len)) == NULL)
+		return 0;
+	infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (infos == NULL)
+		return 0;
+	for (i = 0; i < sk_X509_INFO_num(infos) && ok; i++) {
+		xi = sk_X509_INFO_value(infos, i);
+		if (xi->x509 != NULL) {
+			ok = X509_STORE_add_cert(store, xi->x509) == 1;
+			n++;
+		}
+		if (xi->crl != NULL && ok)
+			ok = X509_STORE_add_crl(store, xi->crl) == 1;
+	}
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	return ok && n > 0;
+}
+
+/* The client certificate and its chain, from a PEM file read earlier. */
+static int
+use_cert_pem(SSL_CTX *ctx, const struct conf_blob *b)
+{
+	X509 *x;
+	BIO *bio;
+	int ok;
+
+	if ((bio = BIO_new_mem_buf(b->data, (int)b->len)) == NULL)
+		return 0;
+	if ((x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL)) == NULL) {
+		BIO_free(bio);
+		return 0;
+	}
+	ok = SSL_CTX_use_certificate(ctx, x) == 1;
+	X509_free(x);
+	while (ok && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (!(ok = SSL_CTX_add0_chain_cert(ctx, x) == 1))
+			X509_free(x);
+	ERR_clear_error();	/* the end of the chain reads as an error */
+	BIO_free(bio);
+	return ok;
+}
+
+/* The client key from a PEM file read earlier; never asks a passphrase. */
+static int
+use_key_pem(SSL_CTX *ctx, const struct conf_blob *b, int *encrypted)
+{
+	EVP_PKEY *k;
+	BIO *bio;
+	int ok;
+
+	if ((bio = BIO_new_mem_buf(b->data, (int)b->len)) == NULL)
+		return 0;
+	k = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, encrypted);
+	BIO_free(bio);
+	if (k == NULL)
+		return 0;
+	ok = SSL_CTX_use_PrivateKey(ctx, k) == 1 &&
+	    SSL_CTX_check_private_key(ctx) == 1;
+	EVP_PKEY_free(k);
+	return ok;
+}
+
+static int
+tls_version(int v)
+{
+	switch (v) {
+	case CONF_TLS_1_0:	return TLS1_VERSION;
+	case CONF_TLS_1_1:	return TLS1_1_VERSION;
+	case CONF_TLS_1_3:	return TLS1_3_VERSION;
+	default:		return TLS1_2_VERSION;
+	}
+}
+
 SSL_CTX *
 tls_ctx_new(const struct config *c, struct err *e)
 {
@@ -196,18 +281,30 @@ tls_ctx_new(const struct config *c, struct err *e)
 		    ssl_reason());
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, c->tls_min_version);
+	SSL_CTX_set_min_proto_version(ctx, tls_version(c->tls_min_version));
 	SSL_CTX_set_security_level(ctx, 2);
 	/* Hubs that close without close_notify must not fail a good send. */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	if (c->tls_ca_file != NULL || c->tls_ca_dir != NULL) {
-		if (SSL_CTX_load_verify_locations(ctx, c->tls_ca_file,
-		    c->tls_ca_dir) != 1) {
-			const char *what = c->tls_ca_file ? c->tls_ca_file :
-			    c->tls_ca_dir;
-
+		/*
+		 * The CA file was read before the rights were dropped
+		 * (conf_read_tls_files); a CA folder is read when a chain
+		 * needs it, as the user.
+		 */
+		if (c->tls_ca_file != NULL && (c->tls_ca_pem.data != NULL ?
+		    load_ca_pem(ctx, &c->tls_ca_pem) :
+		    SSL_CTX_load_verify_file(ctx, c->tls_ca_file)) != 1) {
 			err_set(e, ERR_CONFIG, "cannot load CA certificates "
-			    "from %s: %s", what, file_reason(what));
+			    "from %s: %s", c->tls_ca_file,
+			    c->tls_ca_pem.data != NULL ? ssl_reason() :
+			    file_reason(c->tls_ca_file));
+			goto fail;
+		}
+		if (c->tls_ca_dir != NULL &&
+		    SSL_CTX_load_verify_dir(ctx, c->tls_ca_dir) != 1) {
+			err_set(e, ERR_CONFIG, "cannot load CA certificates "
+			    "from %s: %s", c->tls_ca_dir,
+			    file_reason(c->tls_ca_dir));
 			goto fail;
 		}
 	} else if (load_system_store(ctx) != 1) {
@@ -216,22 +313,18 @@ tls_ctx_new(const struct config *c, struct err *e)
 		goto fail;
 	}
 	if (c->use_tls_cert) {
-		if (c->tls_cert == NULL) {
+		if (c->tls_cert == NULL || c->tls_cert_pem.data == NULL ||
+		    c->tls_key_pem.data == NULL) {
 			err_set(e, ERR_CONFIG, "UseTLSCert=YES needs TLSCert");
 			goto fail;
 		}
 		key = c->tls_key != NULL ? c->tls_key : c->tls_cert;
-		if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1) {
+		if (!use_cert_pem(ctx, &c->tls_cert_pem)) {
 			err_set(e, ERR_CONFIG, "cannot use TLSCert %s: %s",
-			    c->tls_cert, file_reason(c->tls_cert));
+			    c->tls_cert, ssl_reason());
 			goto fail;
 		}
-		/* Never prompt for a passphrase: note that one was wanted. */
-		SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
-		SSL_CTX_set_default_passwd_cb_userdata(ctx, &encrypted);
-		rc = SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) ==
-		    1 && SSL_CTX_check_private_key(ctx) == 1;
-		SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+		rc = use_key_pem(ctx, &c->tls_key_pem, &encrypted);
 		if (!rc) {
 			if (encrypted)
 				err_set(e, ERR_CONFIG, "cannot use TLSKey %s: "
@@ -240,7 +333,7 @@ tls_ctx_new(const struct config *c, struct err *e)
 				    "readable only by whom needs it", key);
 			else
 				err_set(e, ERR_CONFIG, "cannot use TLSKey %s: "
-				    "%s", key, file_reason(key));
+				    "%s", key, ssl_reason());
 			goto fail;
 		}
 	}

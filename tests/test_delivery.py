@@ -1,6 +1,7 @@
 """Never lose a message: the dead letter file, hub order and failover,
 address families, and the syslog line."""
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -54,9 +55,27 @@ def test_dead_letter_off(ssmtp, closed_port):
     assert r.dead_letter is None
 
 
-def test_dead_letter_unwritable_is_74(ssmtp, closed_port, tmp_path):
+def kept_in(r):
+    m = re.search(r"message kept in (\S+)", r.err)
+    assert m, r.err
+    return m.group(1)
+
+
+def test_dead_letter_unwritable_falls_back(ssmtp, closed_port, tmp_path):
     refused_conf(ssmtp, closed_port, DeadLetter=str(tmp_path / "no" / "such" / "dir"))
-    r = ssmtp.run(["a@example.org"], b"Subject: c\n\nx\n")
+    data = b"Subject: c\n\nx\n"
+    r = ssmtp.run(["a@example.org"], data)
+    assert r.rc == 75, r                # the send's own failure
+    assert "cannot connect" in r.err and "No such file" in r.err
+    where = kept_in(r)
+    assert os.path.dirname(where) == str(ssmtp.tmp)     # $TMPDIR
+    assert data in open(where, "rb").read()
+
+
+def test_dead_letter_nowhere_is_74(ssmtp, closed_port, tmp_path):
+    refused_conf(ssmtp, closed_port, DeadLetter=str(tmp_path / "no" / "such" / "dir"))
+    r = ssmtp.run(["a@example.org"], b"Subject: c\n\nx\n",
+                  env={"TMPDIR": str(tmp_path / "nor" / "this")})
     assert r.rc == 74, r
     assert "could not keep the message" in r.err
     assert "cannot connect" in r.err    # the first error is still told
@@ -67,9 +86,12 @@ def test_dead_letter_symlink_refused(ssmtp, closed_port, tmp_path):
     victim.write_bytes(b"precious\n")
     os.symlink(victim, ssmtp.home / "dead.letter")
     refused_conf(ssmtp, closed_port)
-    r = ssmtp.run(["a@example.org"], b"Subject: c\n\nx\n")
-    assert r.rc == 74, r
+    data = b"Subject: c\n\nx\n"
+    r = ssmtp.run(["a@example.org"], data)
+    assert r.rc == 75, r
+    assert "symbolic link" in r.err
     assert victim.read_bytes() == b"precious\n"
+    assert data in open(kept_in(r), "rb").read()
 
 
 def test_dead_letter_without_home(ssmtp, closed_port):
@@ -79,8 +101,9 @@ def test_dead_letter_without_home(ssmtp, closed_port):
     refused_conf(ssmtp, closed_port)
     marker = b"no-home-%d" % os.getpid()
     try:
+        # Without TMPDIR the fall back is /var/tmp.
         r = ssmtp.run(["a@example.org"], b"Subject: h\n\n" + marker + b"\n",
-                      env={"HOME": "/nonexistent/home"})
+                      env={"HOME": "/nonexistent/home", "TMPDIR": ""})
         assert r.rc == 75, r
         assert fallback in r.err
         with open(fallback, "rb") as f:

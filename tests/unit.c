@@ -10,7 +10,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "addr.h"
+#include "auth.h"
 #include "config.h"
 #include "message.h"
 #include "smtp.h"
@@ -325,6 +329,31 @@ unstuff(const char *in, size_t n, char *out)
 	return o;
 }
 
+/*
+ * in with every line end (CRLF, lone LF, lone CR) as CRLF and the last
+ * line closed: what the encoder must send before stuffing.
+ */
+static size_t
+canonical(const char *in, size_t n, char *out)
+{
+	size_t k, o = 0;
+
+	for (k = 0; k < n; k++) {
+		if (in[k] == '\r' || in[k] == '\n') {
+			out[o++] = '\r';
+			out[o++] = '\n';
+			if (in[k] == '\r' && k + 1 < n && in[k + 1] == '\n')
+				k++;
+		} else
+			out[o++] = in[k];
+	}
+	if (n > 0 && in[n - 1] != '\r' && in[n - 1] != '\n') {
+		out[o++] = '\r';
+		out[o++] = '\n';
+	}
+	return o;
+}
+
 static void
 test_dotenc(void)
 {
@@ -342,7 +371,10 @@ test_dotenc(void)
 		enc("a\r\nb\r\n", chunks[k], "a\r\nb\r\n");
 		enc("x\n.y", chunks[k], "x\r\n..y\r\n");
 		enc("end\r", chunks[k], "end\r\n");
-		enc("a\rb\n", chunks[k], "a\rb\r\n");
+		enc("a\rb\n", chunks[k], "a\r\nb\r\n");
+		enc("a\r.b\r\r\n.", chunks[k], "a\r\n..b\r\n\r\n..\r\n");
+		enc("\r\n\r\r\n", chunks[k], "\r\n\r\n\r\n");
+		enc("x\n\r.\r", chunks[k], "x\r\n\r\n..\r\n");
 		enc("\n\n.\n", chunks[k], "\r\n\r\n..\r\n");
 	}
 	/*
@@ -356,17 +388,7 @@ test_dotenc(void)
 			seed = seed * 1103515245 + 12345;
 			in[k] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
 		}
-		clen = 0;
-		for (k = 0; k < n; k++) {
-			if (in[k] == '\n' && (k == 0 || in[k - 1] != '\r'))
-				canon[clen++] = '\r';
-			canon[clen++] = in[k];
-		}
-		if (n > 0 && in[n - 1] != '\n') {
-			if (in[n - 1] != '\r')
-				canon[clen++] = '\r';
-			canon[clen++] = '\n';
-		}
+		clen = canonical(in, n, canon);
 		dotenc_init(&d);
 		olen = 0;
 		for (k = 0; k < n; k += c) {
@@ -440,7 +462,7 @@ test_big_spool(int ignore_dots)
 {
 	struct message m;
 	struct err e;
-	size_t n = 700 * 1024, i, bare = 0, got = 0;
+	size_t n = 700 * 1024, i, bare = 0, got = 0, ncr = 0, nlf = 0;
 	char *in = malloc(n), *back = malloc(n);
 	unsigned seed = 7;
 	ssize_t r;
@@ -452,25 +474,32 @@ test_big_spool(int ignore_dots)
 		in[i] = "ab\r\n\n.xyz"[(seed >> 16) % 9];
 	}
 	in[n / 2] = (char)0xe9;			/* 8-bit */
-	for (i = 0; i < n; i++)
-		bare += in[i] == '\n' && (i == 0 || in[i - 1] != '\r');
+	for (i = 0; i < n; i++) {
+		ncr += in[i] == '\r';
+		nlf += in[i] == '\n';
+		bare += in[i] == '\n' && i > 0 && in[i - 1] == '\r';
+	}
 	fd = tmpfd(in, n);
 	msg_init(&m);
 	CHECK(msg_spool(&m, fd, ignore_dots, &e) == 0, "big spool");
 	if (ignore_dots) {
 		CHECK(m.fd != -1 && m.size == (off_t)n, "in the temp file");
-		CHECK(m.bare_lf == (off_t)bare && m.eightbit && !m.nul,
-		    "stats: %lld bare LF, want %zu; 8bit %d nul %d",
-		    (long long)m.bare_lf, bare, m.eightbit, m.nul);
+		CHECK(m.ncrlf == (off_t)bare && m.ncr == (off_t)ncr &&
+		    m.nlf == (off_t)nlf && m.eightbit && !m.nul,
+		    "stats: %lld CRLF, want %zu; 8bit %d nul %d",
+		    (long long)m.ncrlf, bare, m.eightbit, m.nul);
 		while ((r = msg_read(&m, got, back + got, 65536, &e)) > 0)
 			got += r;
 		CHECK(got == n && memcmp(in, back, n) == 0, "bytes back");
 	} else {
 		/* The first line holding a lone "." ends it: find it. */
-		const char *t = memmem(in, n, "\n.\n", 3);
-		const char *t2 = memmem(in, n, "\n.\r\n", 4);
-		size_t want = (t2 != NULL && (t == NULL || t2 < t) ? t2 : t) -
-		    in + 1;
+		size_t want = 0;
+
+		for (i = 1; i + 1 < n && want == 0; i++)
+			if (in[i] == '.' && (in[i - 1] == '\n' ||
+			    in[i - 1] == '\r') && (in[i + 1] == '\n' ||
+			    in[i + 1] == '\r'))
+				want = i;
 
 		CHECK(m.size == (off_t)want, "ends at the dot line: %lld, "
 		    "want %zu", (long long)m.size, want);
@@ -496,7 +525,11 @@ test_message(void)
 	spool(".\n", 0, "");
 	spool("a\n..\n.x\n", 0, "a\n..\n.x\n");
 	spool("a\n.", 0, "a\n.");
-	spool("a\n.\r", 0, "a\n.\r");
+	spool("a\n.\r", 0, "a\n");
+	spool("a\r.\rb\n", 0, "a\r");
+	spool("a\r.\nb\n", 0, "a\r");
+	spool("a\r.x\r..\r", 0, "a\r.x\r..\r");
+	spool("a\r\n.\n", 0, "a\r\n");
 	spool("a\n.\nb\n", 1, "a\n.\nb\n");
 
 	in = "From someone Sat Jan  1 00:00:00 2000\nFrom: a@x.example\n"
@@ -537,6 +570,179 @@ test_message(void)
 	wire("Subject: x\n\n");
 	wire("no headers\nat all");
 	wire("Subject: x\nTo: a@b\n\n.\n..\n\n\n");
+	wire("Subject: x\rTo: a@b\r\r.\r\n\r");
+	wire("Subject: x\r\r\nBcc: v@x\n\nbody\r");
+	wire("Subject: x\r");
+	wire("Bcc: v@x\rSubject: y\r\n\rbody");
+
+	/* White space before the colon (RFC 5322 4.5): still a field. */
+	in = "To: a@x.example\nBcc : v@x.example\nX-Foo\t: y\nSubject: s\n\nb\n";
+	fd = tmpfd(in, strlen(in));
+	msg_init(&m);
+	CHECK(msg_spool(&m, fd, 0, &e) == 0 && msg_parse_headers(&m, &e) == 0 &&
+	    m.nfields == 4, "obsolete field syntax: %zu fields", m.nfields);
+	CHECK(msg_field(&m, "Bcc") != NULL && msg_field(&m, "X-Foo") != NULL,
+	    "names without the blanks");
+	msg_field_value(&m, msg_field(&m, "bcc"), &v, &len);
+	CHECK(len == strlen(" v@x.example\n") && *v == ' ', "value after ':'");
+	close(fd);
+	msg_free(&m);
+
+	/* A lone CR ends a line for the parser as on the wire. */
+	in = "Subject: x\rBcc: v@x.example\rFrom: a@b.example\r\rbody";
+	fd = tmpfd(in, strlen(in));
+	msg_init(&m);
+	CHECK(msg_spool(&m, fd, 1, &e) == 0 && msg_parse_headers(&m, &e) == 0 &&
+	    m.nfields == 3 && m.hdr_end == strlen(in) - 4,
+	    "lone CR fields: %zu", m.nfields);
+	close(fd);
+	msg_free(&m);
+}
+
+static void
+eol(const char *in, size_t want, size_t wantlen)
+{
+	size_t len, at = msg_eol(in, strlen(in), &len);
+
+	CHECK(at == want && len == wantlen, "msg_eol \"%s\": %zu/%zu", in, at,
+	    len);
+}
+
+/*
+ * Random messages of header-ish bytes: the wire size predicted is what
+ * the encoder sends, and the encoded header section ends exactly where
+ * ssmtp's header block does: no body line turns into a field on the
+ * wire, and no field of the block falls into the body.
+ */
+static void
+test_wire_random(void)
+{
+	static const char alphabet[] = "ab: \t\r\n\n.BF";
+	static const char *names[] = { "Bcc", "From", "To", "X" };
+	struct msg_build b = { "Me <me@x.example>", 1, "h.example", NULL, 0 };
+	char in[200], out[2000];
+	struct message m;
+	struct dotenc d;
+	struct err e;
+	unsigned seed = 3;
+	size_t i, k, n, nh, hl;
+	const char *end;
+	int bad = 0;
+
+	eol("abc", 3, 0);
+	eol("a\nb", 1, 1);
+	eol("a\r\nb", 1, 2);
+	eol("a\rb", 1, 1);
+	eol("a\r", 1, 1);
+	eol("\r\r\n", 0, 1);
+	for (i = 0; i < 20000 && !bad; i++) {
+		n = 0;
+		seed = seed * 1103515245 + 12345;
+		for (k = 0, nh = (seed >> 16) % 4; k < nh; k++) {
+			seed = seed * 1103515245 + 12345;
+			n += snprintf(in + n, sizeof(in) - n, "%s:",
+			    names[(seed >> 16) % 4]);
+		}
+		seed = seed * 1103515245 + 12345;
+		for (k = (seed >> 16) % 60; k > 0 && n < 150; k--) {
+			seed = seed * 1103515245 + 12345;
+			in[n++] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		msg_init(&m);
+		if (msg_append(&m, in, n, &e) == -1 ||
+		    msg_parse_headers(&m, &e) == -1 ||
+		    msg_build_headers(&m, &b, &e) == -1) {
+			bad = 1;
+			break;
+		}
+		dotenc_init(&d);
+		hl = dotenc_chunk(&d, m.out, m.outlen, out, 0);
+		k = hl + dotenc_chunk(&d, m.mem + m.hdr_end, m.size -
+		    m.hdr_end, out + hl, 0);
+		k += dotenc_finish(&d, out + k);
+		end = memmem(out, k, "\r\n\r\n", 4);
+		if (k != msg_wire_size(&m) || end == NULL ||
+		    (size_t)(end - out) + 4 != hl)
+			bad = 1;
+		msg_free(&m);
+	}
+	CHECK(!bad, "random message %zu: \"%.*s\"", i, (int)n, in);
+}
+
+/*
+ * CRAM-MD5 for every user name length from 560 to 4095 (the config's
+ * limit): the response is exactly "user SP hex(HMAC-MD5)", whatever the
+ * length (a 600-byte stack buffer once sent stack memory instead).
+ */
+static void
+test_cram_md5(void)
+{
+	static const char chal[] = "<1896.697170952@postoffice.example.net>";
+	static char user[4096];
+	unsigned char mac[EVP_MAX_MD_SIZE], *back;
+	char b64chal[128], want[4200];
+	unsigned int maclen, i;
+	size_t ulen, n;
+	struct err e;
+	char *resp;
+	int bad = 0;
+
+	EVP_EncodeBlock((unsigned char *)b64chal, (const unsigned char *)chal,
+	    (int)strlen(chal));
+	HMAC(EVP_md5(), "tanstaaftanstaaf", 16, (const unsigned char *)chal,
+	    strlen(chal), mac, &maclen);
+	for (ulen = 560; ulen <= 4095 && !bad; ulen++) {
+		memset(user, 'a' + ulen % 26, ulen);
+		user[ulen] = '\0';
+		n = (size_t)snprintf(want, sizeof(want), "%s ", user);
+		for (i = 0; i < maclen; i++)
+			n += (size_t)snprintf(want + n, sizeof(want) - n, "%02x",
+			    mac[i]);
+		resp = auth_cram_md5_response(user, "tanstaaftanstaaf", b64chal,
+		    strlen(b64chal), &e);
+		back = resp ? auth_b64_decode(resp, strlen(resp), &n) : NULL;
+		bad = back == NULL || n != ulen + 33 || memcmp(back, want, n) != 0;
+		free(back);
+		free(resp);
+	}
+	CHECK(!bad, "CRAM-MD5 response for a %zu-byte user", ulen - 1);
+	CHECK(auth_cram_md5_response("u", "p", "not base64!", 11, &e) == NULL &&
+	    e.kind == ERR_PROTOCOL, "a challenge that is not base64");
+	/* RFC 2195's own example. */
+	resp = auth_cram_md5_response("tim", "tanstaaftanstaaf",
+	    "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+", 56, &e);
+	CHECK(resp != NULL && strcmp(resp, "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZl"
+	    "NzMzNGQzODkw") == 0, "RFC 2195 example: %s", resp ? resp : "");
+	free(resp);
+}
+
+/* EHLO keyword lines: every mechanism over every AUTH line, any length. */
+static void
+test_caps(void)
+{
+	struct smtp_caps c;
+	char line[8000];
+	size_t n = 0, i;
+
+	smtp_caps_init(&c);
+	smtp_caps_line(&c, "PIPELINING", 10);
+	smtp_caps_line(&c, "SIZE 10240000", 13);
+	smtp_caps_line(&c, "AUTH=LOGIN", 10);
+	CHECK(c.flags == (CAP_PIPELINING | CAP_SIZE | CAP_AUTH) &&
+	    c.size_max == 10240000 && c.auth == AUTH_LOGIN, "basic caps");
+	n = (size_t)snprintf(line, sizeof(line), "AUTH");
+	for (i = 0; i < 700; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " X-M%03zu", i);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, " cram-md5 PLAIN");
+	smtp_caps_line(&c, line, n);
+	CHECK(c.auth == (AUTH_LOGIN | AUTH_CRAM_MD5 | AUTH_PLAIN),
+	    "a %zu-byte AUTH line: %#x", n, c.auth);
+	CHECK(strlen(c.auth_offered) < sizeof(c.auth_offered) &&
+	    strstr(c.auth_offered, "...") != NULL, "offered list cut: %s",
+	    c.auth_offered);
+	smtp_caps_line(&c, "AUTHX PLAIN", 11);
+	smtp_caps_line(&c, "SIZE", 4);
+	CHECK(c.size_max == 0 || c.size_max == 10240000, "SIZE without value");
 }
 
 int
@@ -547,6 +753,9 @@ main(void)
 	test_reply();
 	test_dotenc();
 	test_message();
+	test_wire_random();
+	test_cram_md5();
+	test_caps();
 	test_big_spool(1);
 	test_big_spool(0);
 	printf("unit: %d passed, %d failed\n", npass, nfail);

@@ -1,8 +1,8 @@
 /*
  * libFuzzer: the DATA encoder's round trip.  The input, split at points
  * taken from its first byte, is encoded; un-stuffing the output as a
- * server does (RFC 5321 4.5.2) must give the input with every line ended
- * by CRLF, and no output line may be a lone "." (the end of data).
+ * server does (RFC 5321 4.5.2) must give the input with every line end
+ * (CRLF, lone LF, lone CR) made CRLF, and no output line may be a lone "." (the end of data).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,14 +37,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		olen += dotenc_chunk(&d, in + k, c, out + olen, 1);
 	}
 	olen += dotenc_finish(&d, out + olen);
+	/* Every line end (CRLF, lone LF, lone CR) as CRLF, the last closed. */
 	for (i = 0; i < n; i++) {
-		if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
+		if (in[i] == '\r' || in[i] == '\n') {
 			canon[clen++] = '\r';
-		canon[clen++] = in[i];
+			canon[clen++] = '\n';
+			if (in[i] == '\r' && i + 1 < n && in[i + 1] == '\n')
+				i++;
+		} else
+			canon[clen++] = in[i];
 	}
-	if (n > 0 && in[n - 1] != '\n') {
-		if (in[n - 1] != '\r')
-			canon[clen++] = '\r';
+	if (n > 0 && in[n - 1] != '\r' && in[n - 1] != '\n') {
+		canon[clen++] = '\r';
 		canon[clen++] = '\n';
 	}
 	for (i = 0; i < olen; i++) {
