@@ -30,7 +30,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEP_CFLAGS) \
 SAN_FLAGS  = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
              -fno-omit-frame-pointer
 
-SRCS = addr.c auth.c config.c deadletter.c log.c message.c net.c smtp.c tls.c
+SRCS = addr.c auth.c buf.c config.c deadletter.c log.c message.c net.c secret.c smtp.c tls.c
 MAIN = ssmtp.c
 OBJS = $(SRCS:%.c=build/%.o)
 SAN_OBJS = $(SRCS:%.c=build/asan/%.o)
@@ -59,6 +59,20 @@ build/unit: $(OBJS) build/unit.o
 
 build/asan/unit: $(SAN_OBJS) build/asan/unit.o
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(DEP_LIBS)
+
+# The session driver of tests/test_session.py: the engine's API, many
+# messages over one connection.
+build/session: $(OBJS) build/session.o
+	$(CC) $(ALL_CFLAGS) $(HARDEN_CFLAGS) $(HARDEN_LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+build/asan/session: $(SAN_OBJS) build/asan/session.o
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(DEP_LIBS)
+
+build/session.o: tests/session.c $(HDRS) | build
+	$(CC) $(ALL_CFLAGS) $(HARDEN_CFLAGS) -I. -c -o $@ tests/session.c
+
+build/asan/session.o: tests/session.c $(HDRS) | build/asan
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -I. -c -o $@ tests/session.c
 
 build/unit.o: tests/unit.c $(HDRS) | build
 	$(CC) $(ALL_CFLAGS) $(HARDEN_CFLAGS) -I. -c -o $@ tests/unit.c
@@ -129,7 +143,8 @@ bench/sink: bench/sink.c
 
 # Every test: unit tests and integration tests, plain and sanitized.
 check: deps
-	@$(MAKE) -s all build/unit build/asan/ssmtp build/asan/unit bench/sink
+	@$(MAKE) -s all build/unit build/asan/ssmtp build/asan/unit \
+	    build/session build/asan/session bench/sink
 	@echo "== unit tests"
 	@./build/unit
 	@echo "== unit tests (ASan + UBSan)"

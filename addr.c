@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "err.h"
 
 enum tok_type { T_WORD, T_QUOTED, T_LITERAL, T_SPECIAL, T_END };
 
@@ -14,8 +15,9 @@ struct tok {
 
 struct lexer {
 	const char	*p, *end;
-	char		*msg;
-	size_t		 msgsz;
+	struct err	*e;
+	const char	*comment;	/* the first comment of this mailbox */
+	size_t		 comment_len;
 };
 
 /* atext of RFC 5322 3.2.3, plus 8-bit bytes (RFC 6532). */
@@ -33,14 +35,14 @@ is_atext(unsigned char c)
 static int
 lex_error(struct lexer *lx, const char *what)
 {
-	snprintf(lx->msg, lx->msgsz, "%s", what);
-	return -1;
+	return err_set(lx->e, ERR_DATA, "%s", what);
 }
 
 /* Skip blanks and (nested) comments. */
 static int
 skip_cfws(struct lexer *lx)
 {
+	const char *start;
 	int depth;
 
 	for (;;) {
@@ -49,6 +51,7 @@ skip_cfws(struct lexer *lx)
 			lx->p++;
 		if (lx->p == lx->end || *lx->p != '(')
 			return 0;
+		start = lx->p + 1;
 		depth = 0;
 		do {
 			if (lx->p == lx->end)
@@ -61,6 +64,10 @@ skip_cfws(struct lexer *lx)
 				depth--;
 			lx->p++;
 		} while (depth > 0);
+		if (lx->comment == NULL) {
+			lx->comment = start;
+			lx->comment_len = lx->p - 1 - start;
+		}
 	}
 }
 
@@ -151,9 +158,12 @@ spec_reset(struct spec *sp)
 	sp->bad = 0;
 }
 
+/* What the parse calls back with: the addr-spec and its display name. */
+typedef int named_cb(void *, const char *, const char *, size_t);
+
 static int
-spec_emit(struct spec *sp, struct lexer *lx, int (*cb)(void *, const char *),
-    void *arg)
+spec_emit(struct spec *sp, struct lexer *lx, named_cb *cb, void *arg,
+    const char *phrase, size_t plen)
 {
 	int r;
 
@@ -162,21 +172,26 @@ spec_emit(struct spec *sp, struct lexer *lx, int (*cb)(void *, const char *),
 	if (sp->bad == 2)
 		return lex_error(lx, "address longer than 254 bytes");
 	if (sp->bad || sp->buf[0] == '@' || sp->buf[0] == '.' ||
-	    sp->buf[sp->len - 1] == '@' || sp->buf[sp->len - 1] == '.') {
-		snprintf(lx->msg, lx->msgsz, "\"%s\" is not an address",
+	    sp->buf[sp->len - 1] == '@' || sp->buf[sp->len - 1] == '.')
+		return err_set(lx->e, ERR_DATA, "\"%s\" is not an address",
 		    sp->buf);
-		return -1;
+	/* The name: the phrase before '<', else the first comment. */
+	if (phrase == NULL || plen == 0) {
+		phrase = lx->comment;
+		plen = lx->comment_len;
 	}
-	r = cb(arg, sp->buf);
+	r = cb(arg, sp->buf, phrase, phrase != NULL ? plen : 0);
 	spec_reset(sp);
+	lx->comment = NULL;
 	return r;
 }
 
-int
-addr_parse_list(const char *s, size_t len, int (*cb)(void *, const char *),
-    void *arg, char *msg, size_t msgsz)
+static int
+parse_list(const char *s, size_t len, named_cb *cb, void *arg, struct err *e)
 {
-	struct lexer lx = { s, s + len, msg, msgsz };
+	struct lexer lx = { s, s + len, e, NULL, 0 };
+	const char *start = NULL, *phrase = NULL;	/* of this mailbox */
+	size_t plen = 0;
 	struct spec sp;
 	struct tok t;
 	int in_group = 0, angle_done = 0, r;
@@ -187,9 +202,11 @@ addr_parse_list(const char *s, size_t len, int (*cb)(void *, const char *),
 			return -1;
 		if (t.type == T_END || is_special(&t, ',') ||
 		    is_special(&t, ';')) {
-			if ((r = spec_emit(&sp, &lx, cb, arg)) != 0)
+			if ((r = spec_emit(&sp, &lx, cb, arg, NULL, 0)) != 0)
 				return r;
 			angle_done = 0;
+			start = NULL;
+			lx.comment = NULL;
 			if (is_special(&t, ';')) {
 				if (!in_group)
 					return lex_error(&lx, "';' outside "
@@ -208,10 +225,14 @@ addr_parse_list(const char *s, size_t len, int (*cb)(void *, const char *),
 				return lex_error(&lx, "nested group");
 			in_group = 1;
 			spec_reset(&sp);
+			start = NULL;
+			lx.comment = NULL;
 			continue;
 		}
 		if (is_special(&t, '<')) {
 			/* What came before was the display name. */
+			phrase = start;
+			plen = start != NULL ? (size_t)(t.s - start) : 0;
 			spec_reset(&sp);
 			for (;;) {
 				if (lex_next(&lx, &t) == -1)
@@ -233,12 +254,14 @@ addr_parse_list(const char *s, size_t len, int (*cb)(void *, const char *),
 			angle_done = 1;
 			if (sp.ntok == 0)
 				continue;	/* "<>": nobody */
-			if ((r = spec_emit(&sp, &lx, cb, arg)) != 0)
+			if ((r = spec_emit(&sp, &lx, cb, arg, phrase, plen)) != 0)
 				return r;
 			continue;
 		}
 		if (is_special(&t, '>'))
 			return lex_error(&lx, "'>' without '<'");
+		if (start == NULL)
+			start = t.s;
 		spec_add(&sp, &t);
 	}
 	if (in_group)
@@ -246,52 +269,96 @@ addr_parse_list(const char *s, size_t len, int (*cb)(void *, const char *),
 	return 0;
 }
 
+struct plain {
+	int	(*cb)(void *, const char *);
+	void	*arg;
+};
+
+static int
+plain_cb(void *arg, const char *a, const char *name, size_t nlen)
+{
+	struct plain *pl = arg;
+
+	(void)name;
+	(void)nlen;
+	return pl->cb(pl->arg, a);
+}
+
 int
-addr_check(const char *a, int empty_ok, char *msg, size_t msgsz)
+addr_parse_list(const char *s, size_t len, int (*cb)(void *, const char *),
+    void *arg, struct err *e)
+{
+	struct plain pl = { cb, arg };
+
+	return parse_list(s, len, plain_cb, &pl, e);
+}
+
+struct first {
+	char	*addr, *name;
+	size_t	 asz, nsz;
+};
+
+static int
+first_cb(void *arg, const char *a, const char *name, size_t nlen)
+{
+	struct first *f = arg;
+
+	strlcpy(f->addr, a, f->asz);
+	/* Blanks, quotes and line ends around the name are not the name. */
+	while (nlen > 0 && strchr(" \t\r\n\"", *name) != NULL) {
+		name++;
+		nlen--;
+	}
+	while (nlen > 0 && strchr(" \t\r\n\"", name[nlen - 1]) != NULL)
+		nlen--;
+	if (nlen > 0 && nlen < f->nsz) {
+		memcpy(f->name, name, nlen);
+		f->name[nlen] = '\0';
+	}
+	return 1;
+}
+
+int
+addr_first_mailbox(const char *s, size_t len, char *addr, size_t asz,
+    char *name, size_t nsz, struct err *e)
+{
+	struct first f = { addr, name, asz, nsz };
+	int r;
+
+	if (nsz > 0)
+		*name = '\0';
+	if ((r = parse_list(s, len, first_cb, &f, e)) == -1)
+		return -1;
+	return r == 1;
+}
+
+int
+addr_check(const char *a, int empty_ok, struct err *e)
 {
 	size_t len = strlen(a), i;
 	int quoted = 0;
 
-	if (len == 0 && !empty_ok) {
-		snprintf(msg, msgsz, "empty address");
-		return -1;
-	}
-	if (len > ADDR_MAX) {
-		snprintf(msg, msgsz, "address longer than %d bytes", ADDR_MAX);
-		return -1;
-	}
+	if (len == 0 && !empty_ok)
+		return err_set(e, ERR_DATA, "empty address");
+	if (len > ADDR_MAX)
+		return err_set(e, ERR_DATA, "address longer than %d bytes",
+		    ADDR_MAX);
 	for (i = 0; i < len; i++) {
 		unsigned char c = a[i];
 
-		if (c < 0x20 || c == 0x7f) {
-			snprintf(msg, msgsz, "address contains a control "
-			    "character (0x%02x)", c);
-			return -1;
-		}
+		if (c < 0x20 || c == 0x7f)
+			return err_set(e, ERR_DATA, "address contains a "
+			    "control character (0x%02x)", c);
 		if (c == '"')
 			quoted = !quoted;
 		else if (c == '\\' && quoted && i + 1 < len)
 			i++;
-		else if (!quoted && (c == ' ' || c == '<' || c == '>')) {
-			snprintf(msg, msgsz, "address \"%s\" contains '%c'",
-			    a, c);
-			return -1;
-		}
+		else if (!quoted && (c == ' ' || c == '<' || c == '>'))
+			return err_set(e, ERR_DATA, "address \"%s\" contains "
+			    "'%c'", a, c);
 	}
-	if (quoted) {
-		snprintf(msg, msgsz, "address \"%s\" has an open quote", a);
-		return -1;
-	}
+	if (quoted)
+		return err_set(e, ERR_DATA, "address \"%s\" has an open "
+		    "quote", a);
 	return 0;
-}
-
-const char *
-addr_domain(const char *a)
-{
-	const char *at = strrchr(a, '@');
-
-	/* An '@' inside a quoted local part is not the separator. */
-	if (at == NULL || strchr(at, '"') != NULL)
-		return NULL;
-	return at + 1;
 }

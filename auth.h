@@ -1,17 +1,14 @@
 /*
- * SASL authentication (RFC 4954): PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and
- * OAUTHBEARER; choosing a mechanism; the secret from AuthPass or
- * AuthPassCommand.
+ * SASL as a codec (RFC 4954): PLAIN, LOGIN, CRAM-MD5, XOAUTH2 and
+ * OAUTHBEARER; choosing a mechanism.  Challenges in, responses out, no
+ * I/O: the engine runs the exchange.
  */
 #ifndef SSMTP_AUTH_H
 #define SSMTP_AUTH_H
 
 #include <stddef.h>
 
-#include "config.h"
 #include "err.h"
-
-struct smtp;
 
 /* The mechanisms ssmtp knows, as bits of an offered set. */
 #define AUTH_PLAIN		0x01
@@ -19,21 +16,6 @@ struct smtp;
 #define AUTH_CRAM_MD5		0x04
 #define AUTH_XOAUTH2		0x08
 #define AUTH_OAUTHBEARER	0x10
-
-/*
- * Fetch the secret into *secret (allocated; wipe and free with
- * auth_secret_free): AuthPass, else the first line AuthPassCommand prints
- * within timeout seconds.  The helper runs in its own process group with
- * /dev/null as stdin, default signal dispositions and no descriptor of
- * ours; it is ended (the whole group) a second after its first line, or
- * at the timeout.  Errors: ERR_TEMPFAIL when it timed out, ERR_CONFIG
- * when neither is set, or the command fails, exits non-zero or prints
- * no line.
- */
-int	auth_secret(const struct config *, int timeout, char **secret,
-	    struct err *);
-
-void	auth_secret_free(char *);
 
 /* The AUTH_* bit of a mechanism name of len bytes, or 0 when unknown. */
 unsigned auth_mech_bit(const char *name, size_t len);
@@ -63,13 +45,32 @@ unsigned char *auth_b64_decode(const char *in, size_t len, size_t *outlen);
 char	*auth_cram_md5_response(const char *user, const char *secret,
 	    const char *chal, size_t len, struct err *);
 
+/* One SASL exchange, client side. */
+struct sasl {
+	unsigned	 mech;		/* AUTH_* */
+	const char	*name;
+	const char	*user, *secret;
+	int		 step;		/* challenges answered */
+};
+
 /*
- * Authenticate as c->auth_user with secret.  Refuses (ERR_UNAVAILABLE) to send a secret
- * over a connection without TLS unless the hub is on a loopback address.
- * Errors: ERR_NOPERM when the hub refuses the credentials, ERR_TEMPFAIL
- * for 4xx, as smtp otherwise.
+ * Start mech (a name auth_choose returned) for user with secret; host and
+ * port go into OAUTHBEARER's response.  *initial gets the initial
+ * response (base64, for the AUTH line; wipe it with secret_free) or NULL
+ * when the server speaks first (LOGIN, CRAM-MD5).  Returns 0, or -1 with
+ * ERR_OSERR.
  */
-int	auth_login(struct smtp *, const struct config *, const char *secret,
+int	sasl_start(struct sasl *, const char *mech, const char *user,
+	    const char *secret, const char *host, int port, char **initial,
+	    struct err *);
+
+/*
+ * The response to a 334 challenge (its text, base64 for CRAM-MD5): *resp
+ * gets the line to send (wipe it with secret_free).  Returns 0, or -1
+ * with ERR_PROTOCOL when the mechanism has nothing more to say (the
+ * engine then cancels with "*") or the challenge is not base64.
+ */
+int	sasl_step(struct sasl *, const char *chal, size_t len, char **resp,
 	    struct err *);
 
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "buf.h"
 #include "config.h"
 
 #define CONF_LINE_MAX	65536
@@ -34,6 +35,7 @@ conf_init(struct config *c)
 	c->use_starttls = CONF_UNSET;
 	c->tls_verify = 1;
 	c->tls_min_version = CONF_TLS_1_2;
+	c->use_chunking = 1;
 }
 
 static void
@@ -58,7 +60,7 @@ wipe_free(char *s)
 void
 conf_free(struct config *c)
 {
-	size_t i;
+	size_t i, j;
 
 	hubs_clear(c);
 	for (i = 0; i < c->nadd_headers; i++)
@@ -76,6 +78,15 @@ conf_free(struct config *c)
 	free(c->auth_pass_command);
 	free(c->auth_method);
 	free(c->dead_letter);
+	free(c->revaliases);
+	free(c->aliases_path);
+	for (i = 0; i < c->naliases; i++) {
+		for (j = 0; j < c->aliases[i].nto; j++)
+			free(c->aliases[i].to[j]);
+		free(c->aliases[i].to);
+		free(c->aliases[i].name);
+	}
+	free(c->aliases);
 	conf_blob_free(&c->tls_ca_pem);
 	conf_blob_free(&c->tls_cert_pem);
 	conf_blob_free(&c->tls_key_pem);
@@ -184,7 +195,7 @@ parse_port(const char *s, int *port)
 
 /* Parse one "host[:port]" or "[addr]:port" of length len into h. */
 static int
-parse_hub(const char *s, size_t len, struct hub *h, char *msg, size_t msgsz)
+parse_hub(const char *s, size_t len, struct hub *h, struct err *e)
 {
 	char buf[512], *host, *port = NULL, *p;
 
@@ -194,55 +205,46 @@ parse_hub(const char *s, size_t len, struct hub *h, char *msg, size_t msgsz)
 	}
 	while (len > 0 && isspace((unsigned char)s[len - 1]))
 		len--;
-	if (len == 0 || len >= sizeof(buf)) {
-		snprintf(msg, msgsz, "empty or overlong mailhub entry");
-		return -1;
-	}
+	if (len == 0 || len >= sizeof(buf))
+		return err_set(e, ERR_CONFIG, "empty or overlong mailhub "
+		    "entry");
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	host = buf;
 	if (*host == '[') {
-		if ((p = strchr(host, ']')) == NULL) {
-			snprintf(msg, msgsz, "mailhub \"%s\": missing ']'", buf);
-			return -1;
-		}
+		if ((p = strchr(host, ']')) == NULL)
+			return err_set(e, ERR_CONFIG, "mailhub \"%s\": "
+			    "missing ']'", buf);
 		*p++ = '\0';
 		host++;
 		if (*p == ':')
 			port = p + 1;
-		else if (*p != '\0') {
-			snprintf(msg, msgsz, "mailhub \"%s\": junk after ']'",
-			    s);
-			return -1;
-		}
+		else if (*p != '\0')
+			return err_set(e, ERR_CONFIG, "mailhub \"%s\": junk "
+			    "after ']'", s);
 	} else if ((p = strchr(host, ':')) != NULL && strchr(p + 1, ':') == NULL) {
 		/* One colon: host:port.  Several: a bare IPv6 address. */
 		*p = '\0';
 		port = p + 1;
 	}
 	if (*host == '\0' || !is_token(host) || (!is_ip(host) &&
-	    bad_host(host, 0) != NULL)) {
-		snprintf(msg, msgsz, "Mailhub \"%.*s\": bad host name%s%s",
+	    bad_host(host, 0) != NULL))
+		return err_set(e, ERR_CONFIG, "Mailhub \"%.*s\": bad host "
+		    "name%s%s",
 		    (int)(len > 80 ? 80 : len), s, *host && is_token(host) ?
 		    ": it " : "", *host && is_token(host) ? bad_host(host, 0) :
 		    "");
-		return -1;
-	}
 	h->port = 0;
-	if (port != NULL && parse_port(port, &h->port) == -1) {
-		snprintf(msg, msgsz, "mailhub \"%.*s\": port \"%s\" is not a "
-		    "number from 1 to 65535", (int)len, s, port);
-		return -1;
-	}
-	if ((h->host = strdup(host)) == NULL) {
-		snprintf(msg, msgsz, "out of memory");
-		return -1;
-	}
+	if (port != NULL && parse_port(port, &h->port) == -1)
+		return err_set(e, ERR_CONFIG, "mailhub \"%.*s\": port \"%s\" "
+		    "is not a number from 1 to 65535", (int)len, s, port);
+	if ((h->host = strdup(host)) == NULL)
+		return err_set(e, ERR_CONFIG, "out of memory");
 	return 0;
 }
 
 int
-conf_parse_hubs(struct config *c, const char *v, char *msg, size_t msgsz)
+conf_parse_hubs(struct config *c, const char *v, struct err *e)
 {
 	const char *comma;
 	size_t len;
@@ -251,12 +253,10 @@ conf_parse_hubs(struct config *c, const char *v, char *msg, size_t msgsz)
 	for (;;) {
 		comma = strchr(v, ',');
 		len = comma != NULL ? (size_t)(comma - v) : strlen(v);
-		if (c->nhubs == CONF_MAX_HUBS) {
-			snprintf(msg, msgsz, "more than %d mailhubs",
+		if (c->nhubs == CONF_MAX_HUBS)
+			return err_set(e, ERR_CONFIG, "more than %d mailhubs",
 			    CONF_MAX_HUBS);
-			return -1;
-		}
-		if (parse_hub(v, len, &c->hubs[c->nhubs], msg, msgsz) == -1)
+		if (parse_hub(v, len, &c->hubs[c->nhubs], e) == -1)
 			return -1;
 		c->nhubs++;
 		if (comma == NULL)
@@ -344,8 +344,8 @@ valid_header(const char *v)
 }
 
 struct key;
-typedef int setter(struct config *, const struct key *, const char *, char *,
-    size_t);
+typedef int setter(struct config *, const struct key *, const char *,
+    struct err *);
 
 struct key {
 	const char	*name;
@@ -356,10 +356,9 @@ struct key {
 #define FIELD(c, k, type)	((type *)(void *)((char *)(c) + (k)->off))
 
 static int
-nomem(char *msg, size_t msgsz)
+nomem(struct err *e)
 {
-	snprintf(msg, msgsz, "out of memory");
-	return -1;
+	return err_set(e, ERR_OSERR, "out of memory");
 }
 
 /* A value shown in a message: at most 60 bytes of it. */
@@ -367,79 +366,80 @@ nomem(char *msg, size_t msgsz)
 			strlen(v) > 60 ? "..." : ""
 
 static int
-set_string(struct config *c, const struct key *k, const char *v, char *msg,
-    size_t msgsz)
+set_string(struct config *c, const struct key *k, const char *v, struct err *e)
 {
-	return set_str(FIELD(c, k, char *), v) == -1 ? nomem(msg, msgsz) : 0;
+	return set_str(FIELD(c, k, char *), v) == -1 ? nomem(e) : 0;
 }
 
 static int
-set_bool(struct config *c, const struct key *k, const char *v, char *msg,
-    size_t msgsz)
+set_bool(struct config *c, const struct key *k, const char *v, struct err *e)
 {
 	int b;
 
-	if ((b = conf_bool(v)) == -1) {
-		snprintf(msg, msgsz, "%s: \"%.*s%s\" is not YES or NO", k->name,
-		    SHOWN(v));
-		return -1;
-	}
+	if ((b = conf_bool(v)) == -1)
+		return err_set(e, ERR_CONFIG, "%s: \"%.*s%s\" is not YES or "
+		    "NO", k->name, SHOWN(v));
 	*FIELD(c, k, int) = b;
 	return 0;
 }
 
+/* An absolute path. */
+static int
+set_path(struct config *c, const struct key *k, const char *v,
+    struct err *e)
+{
+	if (*v != '/')
+		return err_set(e, ERR_CONFIG, "%s \"%.*s%s\" must be an "
+		    "absolute path", k->name, SHOWN(v));
+	return set_string(c, k, v, e);
+}
+
 /* Hostname: a name for EHLO and Message-ID, or an address literal. */
 static int
-set_host(struct config *c, const struct key *k, const char *v, char *msg,
-    size_t msgsz)
+set_host(struct config *c, const struct key *k, const char *v, struct err *e)
 {
 	const char *why;
 
-	if (*v != '\0' && (why = bad_host(v, k->off == F(hostname))) != NULL) {
-		snprintf(msg, msgsz, "%s \"%.*s%s\" %s", k->name, SHOWN(v), why);
-		return -1;
-	}
-	return set_string(c, k, v, msg, msgsz);
+	if (*v != '\0' && (why = bad_host(v, k->off == F(hostname))) != NULL)
+		return err_set(e, ERR_CONFIG, "%s \"%.*s%s\" %s", k->name,
+		    SHOWN(v), why);
+	return set_string(c, k, v, e);
 }
 
 /* Root: where mail for system accounts goes, a name or an address. */
 static int
-set_root(struct config *c, const struct key *k, const char *v, char *msg,
-    size_t msgsz)
+set_root(struct config *c, const struct key *k, const char *v,
+    struct err *e)
 {
-	char why[300];
+	struct err why;
 
-	if (*v != '\0' && addr_check(v, 0, why, sizeof(why)) == -1) {
-		snprintf(msg, msgsz, "%s \"%.*s%s\": %s", k->name, SHOWN(v),
-		    strlen(v) > ADDR_MAX ? "address longer than 254 bytes" :
-		    why);
-		return -1;
-	}
-	return set_string(c, k, v, msg, msgsz);
+	if (*v != '\0' && addr_check(v, 0, &why) == -1)
+		return err_set(e, ERR_CONFIG, "%s \"%.*s%s\": %s", k->name,
+		    SHOWN(v), strlen(v) > ADDR_MAX ? "address longer than 254 "
+		    "bytes" : why.msg);
+	return set_string(c, k, v, e);
 }
 
 static int
-set_mailhub(struct config *c, const struct key *k, const char *v, char *msg,
-    size_t msgsz)
+set_mailhub(struct config *c, const struct key *k, const char *v, struct err *e)
 {
 	(void)k;
-	return conf_parse_hubs(c, v, msg, msgsz);
+	return conf_parse_hubs(c, v, e);
 }
 
 static int
 set_auth_method(struct config *c, const struct key *k, const char *v,
-    char *msg, size_t msgsz)
+    struct err *e)
 {
 	char *p;
 
 	(void)k;
-	if (*v != '\0' && !valid_auth_method(v)) {
-		snprintf(msg, msgsz, "AuthMethod \"%.*s%s\" is not one of "
+	if (*v != '\0' && !valid_auth_method(v))
+		return err_set(e, ERR_CONFIG, "AuthMethod \"%.*s%s\" is not "
+		    "one of "
 		    "PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER", SHOWN(v));
-		return -1;
-	}
 	if (set_str(&c->auth_method, v) == -1)
-		return nomem(msg, msgsz);
+		return nomem(e);
 	for (p = c->auth_method; p != NULL && *p != '\0'; p++)
 		*p = (char)toupper((unsigned char)*p);
 	return 0;
@@ -447,68 +447,57 @@ set_auth_method(struct config *c, const struct key *k, const char *v,
 
 static int
 set_add_header(struct config *c, const struct key *k, const char *v,
-    char *msg, size_t msgsz)
+    struct err *e)
 {
 	(void)k;
-	if (!valid_header(v)) {
-		snprintf(msg, msgsz, "AddHeader \"%.*s%s\" is not a \"Name: "
-		    "value\" header", SHOWN(v));
-		return -1;
-	}
+	if (!valid_header(v))
+		return err_set(e, ERR_CONFIG, "AddHeader \"%.*s%s\" is not a "
+		    "\"Name: value\" header", SHOWN(v));
 	/* It cannot be folded (no line breaks): one line, RFC 5322 2.1.1. */
-	if (strlen(v) > 998) {
-		snprintf(msg, msgsz, "AddHeader \"%.20s...\" is longer than 998 "
+	if (strlen(v) > 998)
+		return err_set(e, ERR_CONFIG, "AddHeader \"%.20s...\" is "
+		    "longer than 998 "
 		    "bytes, the longest line a message may have (RFC 5322 "
 		    "2.1.1)", v);
-		return -1;
-	}
-	if (c->nadd_headers == CONF_MAX_HEADERS) {
-		snprintf(msg, msgsz, "more than %d AddHeader lines",
+	if (c->nadd_headers == CONF_MAX_HEADERS)
+		return err_set(e, ERR_CONFIG, "more than %d AddHeader lines",
 		    CONF_MAX_HEADERS);
-		return -1;
-	}
 	if ((c->add_headers[c->nadd_headers] = strdup(v)) == NULL)
-		return nomem(msg, msgsz);
+		return nomem(e);
 	c->nadd_headers++;
 	return 0;
 }
 
 static int
 set_fingerprint(struct config *c, const struct key *k, const char *v,
-    char *msg, size_t msgsz)
+    struct err *e)
 {
 	(void)k;
 	c->has_fingerprint = 0;
 	if (*v == '\0')
 		return 0;
-	if (parse_fingerprint(v, c->tls_fingerprint) == -1) {
-		snprintf(msg, msgsz, "TLSFingerprint must be a SHA-256 digest: "
-		    "64 hex digits, colons allowed");
-		return -1;
-	}
+	if (parse_fingerprint(v, c->tls_fingerprint) == -1)
+		return err_set(e, ERR_CONFIG, "TLSFingerprint must be a "
+		    "SHA-256 digest: 64 hex digits, colons allowed");
 	c->has_fingerprint = 1;
 	return 0;
 }
 
 static int
-set_tls_min(struct config *c, const struct key *k, const char *v, char *msg,
-    size_t msgsz)
+set_tls_min(struct config *c, const struct key *k, const char *v, struct err *e)
 {
 	int ver;
 
 	(void)k;
-	if ((ver = parse_tls_version(v)) == -1) {
-		snprintf(msg, msgsz, "TLSMinVersion \"%.*s%s\" is not 1.0, 1.1, "
-		    "1.2 or 1.3", SHOWN(v));
-		return -1;
-	}
+	if ((ver = parse_tls_version(v)) == -1)
+		return err_set(e, ERR_CONFIG, "TLSMinVersion \"%.*s%s\" is "
+		    "not 1.0, 1.1, 1.2 or 1.3", SHOWN(v));
 	c->tls_min_version = ver;
 	return 0;
 }
 
 static int
-set_timeout(struct config *c, const struct key *k, const char *v, char *msg,
-    size_t msgsz)
+set_timeout(struct config *c, const struct key *k, const char *v, struct err *e)
 {
 	char *end;
 	long n;
@@ -516,32 +505,28 @@ set_timeout(struct config *c, const struct key *k, const char *v, char *msg,
 	(void)k;
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (*v == '\0' || *end != '\0' || errno != 0 || n < 1 || n > 86400) {
-		snprintf(msg, msgsz, "Timeout \"%.*s%s\" is not a number of "
-		    "seconds from 1 to 86400", SHOWN(v));
-		return -1;
-	}
+	if (*v == '\0' || *end != '\0' || errno != 0 || n < 1 || n > 86400)
+		return err_set(e, ERR_CONFIG, "Timeout \"%.*s%s\" is not a "
+		    "number of seconds from 1 to 86400", SHOWN(v));
 	c->timeout = (int)n;
 	return 0;
 }
 
 static int
 set_dead_letter(struct config *c, const struct key *k, const char *v,
-    char *msg, size_t msgsz)
+    struct err *e)
 {
 	(void)k;
 	if (conf_bool(v) == 0) {
 		c->dead_letter_off = 1;
-		return set_str(&c->dead_letter, "") == -1 ? nomem(msg, msgsz) :
+		return set_str(&c->dead_letter, "") == -1 ? nomem(e) :
 		    0;
 	}
-	if (*v != '/') {
-		snprintf(msg, msgsz, "DeadLetter \"%.*s%s\" must be an absolute "
-		    "path or NO", SHOWN(v));
-		return -1;
-	}
+	if (*v != '/')
+		return err_set(e, ERR_CONFIG, "DeadLetter \"%.*s%s\" must be "
+		    "an absolute path or NO", SHOWN(v));
 	c->dead_letter_off = 0;
-	return set_str(&c->dead_letter, v) == -1 ? nomem(msg, msgsz) : 0;
+	return set_str(&c->dead_letter, v) == -1 ? nomem(e) : 0;
 }
 
 static const struct key keys[] = {
@@ -568,6 +553,9 @@ static const struct key keys[] = {
 	{ "TLSMinVersion",	set_tls_min,		0 },
 	{ "Timeout",		set_timeout,		0 },
 	{ "DeadLetter",		set_dead_letter,	0 },
+	{ "Revaliases",		set_path,		F(revaliases) },
+	{ "Aliases",		set_path,		F(aliases_path) },
+	{ "UseChunking",	set_bool,		F(use_chunking) },
 };
 
 static const struct key *
@@ -583,25 +571,22 @@ find_key(const char *name, size_t len)
 }
 
 int
-conf_set(struct config *c, const char *key, const char *value, char *msg,
-    size_t msgsz)
+conf_set(struct config *c, const char *key, const char *value, struct err *e)
 {
 	const struct key *k;
 
 	if ((k = find_key(key, strlen(key))) == NULL) {
-		snprintf(msg, msgsz, "unknown key \"%.*s%s\"", SHOWN(key));
+		err_set(e, ERR_CONFIG, "unknown key \"%.*s%s\"", SHOWN(key));
 		return 1;
 	}
-	if (strlen(value) > CONF_VALUE_MAX) {
-		snprintf(msg, msgsz, "value of %s is longer than %d bytes",
-		    k->name, CONF_VALUE_MAX);
-		return -1;
-	}
-	return k->set(c, k, value, msg, msgsz);
+	if (strlen(value) > CONF_VALUE_MAX)
+		return err_set(e, ERR_CONFIG, "value of %s is longer than %d "
+		    "bytes", k->name, CONF_VALUE_MAX);
+	return k->set(c, k, value, e);
 }
 
 int
-conf_parse_line(struct config *c, const char *line, char *msg, size_t msgsz)
+conf_parse_line(struct config *c, const char *line, struct err *e)
 {
 	char *val;
 	const char *p, *v, *vend;
@@ -625,19 +610,15 @@ conf_parse_line(struct config *c, const char *line, char *msg, size_t msgsz)
 		;
 	if (*v != '=') {
 		if (k != NULL)
-			snprintf(msg, msgsz, "\"%s\": expected %s=value",
-			    k->name, k->name);
-		else
-			snprintf(msg, msgsz, "expected key=value (the line is "
-			    "not shown: it may hold a secret)");
-		return -1;
+			return err_set(e, ERR_CONFIG, "\"%s\": expected "
+			    "%s=value", k->name, k->name);
+		return err_set(e, ERR_CONFIG, "expected key=value (the line is "
+		    "not shown: it may hold a secret)");
 	}
-	if (klen == 0) {
-		snprintf(msg, msgsz, "missing key before '='");
-		return -1;
-	}
+	if (klen == 0)
+		return err_set(e, ERR_CONFIG, "missing key before '='");
 	if (k == NULL) {
-		snprintf(msg, msgsz, "unknown key \"%.*s%s\"",
+		err_set(e, ERR_CONFIG, "unknown key \"%.*s%s\"",
 		    (int)(klen > 60 ? 60 : klen), p, klen > 60 ? "..." : "");
 		return 1;
 	}
@@ -650,14 +631,12 @@ conf_parse_line(struct config *c, const char *line, char *msg, size_t msgsz)
 	for (vlen = vend - v; vlen > 0 && isspace((unsigned char)v[vlen - 1]);
 	    vlen--)
 		;
-	if (vlen > CONF_VALUE_MAX) {
-		snprintf(msg, msgsz, "value of %s is longer than %d bytes",
-		    k->name, CONF_VALUE_MAX);
-		return -1;
-	}
+	if (vlen > CONF_VALUE_MAX)
+		return err_set(e, ERR_CONFIG, "value of %s is longer than %d "
+		    "bytes", k->name, CONF_VALUE_MAX);
 	if ((val = strndup(v, vlen)) == NULL)
-		return nomem(msg, msgsz);
-	rc = k->set(c, k, val, msg, msgsz);
+		return nomem(e);
+	rc = k->set(c, k, val, e);
 	explicit_bzero(val, vlen);
 	free(val);
 	return rc;
@@ -709,23 +688,31 @@ open_regular(const char *path, const char *what, int *eno, struct err *e)
 static ssize_t
 read_line(FILE *fp, char **buf, size_t *cap)
 {
-	size_t n = 0;
+	size_t n = 0, ncap;
+	char *p;
 	int ch;
 
-	if (*buf == NULL) {
-		if ((*buf = malloc(CONF_LINE_MAX + 1)) == NULL)
-			return -1;
-		*cap = CONF_LINE_MAX + 1;
-	}
 	while ((ch = getc_unlocked(fp)) != EOF && ch != '\n') {
 		if (n == CONF_LINE_MAX)
 			return -2;
+		if (n + 1 >= *cap) {
+			/* Grown as the line needs, so the wipe stays small. */
+			ncap = *cap ? *cap * 2 : 256;
+			if (ncap > CONF_LINE_MAX + 1)
+				ncap = CONF_LINE_MAX + 1;
+			if ((p = realloc(*buf, ncap)) == NULL)
+				return -1;
+			*buf = p;
+			*cap = ncap;
+		}
 		(*buf)[n++] = (char)ch;
 	}
 	if (ch == EOF && n == 0)
 		return -1;
 	while (n > 0 && (*buf)[n - 1] == '\r')
 		n--;
+	if (*buf == NULL && (*buf = malloc(*cap = 1)) == NULL)
+		return -1;
 	(*buf)[n] = '\0';
 	return (ssize_t)n;
 }
@@ -735,7 +722,8 @@ conf_load(struct config *c, const char *path, struct err *e)
 {
 	FILE *fp;
 	struct stat st;
-	char *line = NULL, msg[512];
+	char *line = NULL;
+	struct err le;
 	size_t cap = 0, lineno = 0;
 	ssize_t n;
 	int r, rc = 0, eno;
@@ -750,7 +738,8 @@ conf_load(struct config *c, const char *path, struct err *e)
 	while ((n = read_line(fp, &line, &cap)) != -1) {
 		lineno++;
 		if (n == -2) {
-			rc = err_set(e, ERR_CONFIG, "%s:%zu: line too long (more "
+			rc = err_set(e, ERR_CONFIG, "%s:%zu: line too long "
+			    "(more "
 			    "than %d bytes)", path, lineno, CONF_LINE_MAX);
 			break;
 		}
@@ -759,15 +748,15 @@ conf_load(struct config *c, const char *path, struct err *e)
 			    path, lineno);
 			break;
 		}
-		r = conf_parse_line(c, line, msg, sizeof(msg));
+		r = conf_parse_line(c, line, &le);
 		if (r == -1) {
-			rc = err_set(e, ERR_CONFIG, "%s:%zu: %s", path, lineno,
-			    msg);
+			rc = err_set(e, le.kind, "%s:%zu: %s", path, lineno,
+			    le.msg);
 			break;
 		}
 		if (r == 1)
 			fprintf(stderr, "ssmtp: %s:%zu: warning: %s ignored\n",
-			    path, lineno, msg);
+			    path, lineno, le.msg);
 	}
 	if (rc == 0 && ferror(fp))
 		rc = err_set(e, ERR_CONFIG, "cannot read configuration %s: %s",
@@ -841,12 +830,162 @@ conf_read_tls_files(struct config *c, struct err *e)
 	    CONF_FILE_MAX, &c->tls_key_pem, e);
 }
 
+#define ALIASES_MAX	10000	/* entries in an aliases file */
+#define ALIAS_TO_MAX	1000	/* addresses of one entry */
+
+/* Parse one logical line "name: a, b" of an aliases file into c. */
+static int
+alias_line(struct config *c, char *line, const char *path, size_t lineno,
+    struct err *e)
+{
+	struct alias *al, *na;
+	struct err ae;
+	char *colon, *name, *item, *p, **nt;
+	size_t i;
+	int q;
+
+	if ((colon = strchr(line, ':')) == NULL)
+		return err_set(e, ERR_CONFIG, "%s:%zu: expected \"name: "
+		    "address, ...\"", path, lineno);
+	*colon = '\0';
+	for (name = line; isspace((unsigned char)*name); name++)
+		;
+	for (p = colon; p > name && isspace((unsigned char)p[-1]); p--)
+		*(p - 1) = '\0';
+	if (*name == '\0' || strpbrk(name, " \t@,\"") != NULL)
+		return err_set(e, ERR_CONFIG, "%s:%zu: \"%.60s\" is not a "
+		    "local name", path, lineno, name);
+	for (i = 0; i < c->naliases; i++)
+		if (strcasecmp(c->aliases[i].name, name) == 0)
+			return err_set(e, ERR_CONFIG, "%s:%zu: %s is defined "
+			    "again (first at line %zu)", path, lineno, name,
+			    c->aliases[i].line);
+	if (c->naliases == ALIASES_MAX)
+		return err_set(e, ERR_CONFIG, "%s: more than %d aliases", path,
+		    ALIASES_MAX);
+	if ((na = reallocarray(c->aliases, c->naliases + 1,
+	    sizeof(*na))) == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	c->aliases = na;
+	al = &c->aliases[c->naliases];
+	memset(al, 0, sizeof(*al));
+	al->line = lineno;
+	if ((al->name = strdup(name)) == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	c->naliases++;
+	/* The items, split at commas outside quotes. */
+	for (p = colon + 1; *p != '\0';) {
+		for (item = p, q = 0; *p != '\0' && (q || *p != ','); p++)
+			if (*p == '"')
+				q = !q;
+		if (*p == ',')
+			*p++ = '\0';
+		while (isspace((unsigned char)*item))
+			item++;
+		for (i = strlen(item); i > 0 &&
+		    isspace((unsigned char)item[i - 1]); i--)
+			item[i - 1] = '\0';
+		if (*item == '\0')
+			continue;
+		/* Never run a program or write a file for an alias. */
+		if (*item == '|' || *item == '/' ||
+		    strncasecmp(item, ":include:", 9) == 0 ||
+		    (*item == '"' && (item[1] == '|' || item[1] == '/')))
+			return err_set(e, ERR_CONFIG, "%s:%zu: alias %s: "
+			    "\"%.40s\" (a program, a file or an include) is "
+			    "not supported: ssmtp only relays to addresses",
+			    path, lineno, name, item);
+		if (strchr(item, '@') != NULL && addr_check(item, 0, &ae) == -1)
+			return err_set(e, ERR_CONFIG, "%s:%zu: alias %s: %s",
+			    path, lineno, name, ae.msg);
+		if (al->nto == ALIAS_TO_MAX)
+			return err_set(e, ERR_CONFIG, "%s:%zu: alias %s has more "
+			    "than %d addresses", path, lineno, name,
+			    ALIAS_TO_MAX);
+		if ((nt = reallocarray(al->to, al->nto + 1,
+		    sizeof(*nt))) == NULL)
+			return err_set(e, ERR_OSERR, "out of memory");
+		al->to = nt;
+		if ((al->to[al->nto] = strdup(item)) == NULL)
+			return err_set(e, ERR_OSERR, "out of memory");
+		al->nto++;
+	}
+	if (al->nto == 0)
+		return err_set(e, ERR_CONFIG, "%s:%zu: alias %s has no address",
+		    path, lineno, name);
+	return 0;
+}
+
+int
+conf_load_aliases(struct config *c, struct err *e)
+{
+	struct buf logical;
+	FILE *fp;
+	char *line = NULL;
+	size_t cap = 0, lineno = 0, start = 0;
+	ssize_t n;
+	int rc = 0, eno;
+
+	if (c->aliases_path == NULL)
+		return 0;
+	if ((fp = open_regular(c->aliases_path, "aliases file", &eno, e)) ==
+	    NULL)
+		return -1;
+	buf_init(&logical, CONF_LINE_MAX);
+	for (;;) {
+		n = read_line(fp, &line, &cap);
+		if (n >= 0)
+			lineno++;
+		if (n == -2) {
+			rc = err_set(e, ERR_CONFIG, "%s:%zu: line too long",
+			    c->aliases_path, lineno);
+			break;
+		}
+		/* A line starting with a blank continues the entry. */
+		if (n >= 0 && (*line == ' ' || *line == '\t') && logical.len) {
+			if (buf_add(&logical, line, n, e) == -1) {
+				rc = err_set(e, ERR_CONFIG, "%s:%zu: entry too "
+				    "long", c->aliases_path, start);
+				break;
+			}
+			continue;
+		}
+		if (logical.len > 0 && (rc = alias_line(c, logical.p,
+		    c->aliases_path, start, e)) == -1)
+			break;
+		logical.len = 0;
+		if (n < 0)
+			break;
+		if (line[strspn(line, " \t")] == '\0' || *line == '#')
+			continue;
+		start = lineno;
+		if ((rc = buf_add(&logical, line, n, e)) == -1)
+			break;
+	}
+	buf_free(&logical, 0);
+	free(line);
+	fclose(fp);
+	return rc;
+}
+
+const struct alias *
+conf_alias(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->naliases; i++)
+		if (strcasecmp(c->aliases[i].name, name) == 0)
+			return &c->aliases[i];
+	return NULL;
+}
+
 int
 conf_revalias(const char *path, const char *user, char **from,
     struct hub *hub, struct err *e)
 {
 	FILE *fp;
-	char *line = NULL, *p, *colon, *end, msg[256];
+	char *line = NULL, *p, *colon, *end;
+	struct err he;
 	size_t cap = 0, lineno = 0, ulen = strlen(user);
 	ssize_t n;
 	int rc = 0, eno;
@@ -893,11 +1032,11 @@ conf_revalias(const char *path, const char *user, char **from,
 			break;
 		}
 		if (colon != NULL && parse_hub(colon + 1, strlen(colon + 1),
-		    hub, msg, sizeof(msg)) == -1) {
+		    hub, &he) == -1) {
 			free(*from);
 			*from = NULL;
 			rc = err_set(e, ERR_CONFIG, "%s:%zu: %s", path, lineno,
-			    msg);
+			    he.msg);
 			break;
 		}
 		rc = 1;

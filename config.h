@@ -37,6 +37,14 @@ enum conf_tls_version {
 	CONF_TLS_1_3 = 13
 };
 
+/* One entry of an aliases file: a local name and what it stands for. */
+struct alias {
+	char		*name;
+	char	       **to;		/* addresses or local names */
+	size_t		 nto;
+	size_t		 line;		/* where it was defined */
+};
+
 struct config {
 	char		*path;		/* the file read */
 	char		*root;		/* Root= */
@@ -66,6 +74,11 @@ struct config {
 	int		 timeout;		/* seconds, 0: per-step defaults */
 	char		*dead_letter;		/* NULL: $HOME/dead.letter */
 	int		 dead_letter_off;
+	char		*revaliases;		/* NULL: SSMTP_CONF_DIR's */
+	char		*aliases_path;		/* Aliases= */
+	struct alias	*aliases;		/* read from it */
+	size_t		 naliases;
+	int		 use_chunking;		/* BDAT when offered */
 	struct conf_blob tls_ca_pem;		/* TLS_CA_File's bytes */
 	struct conf_blob tls_cert_pem;		/* TLSCert's */
 	struct conf_blob tls_key_pem;		/* TLSKey's: wiped on free */
@@ -79,22 +92,21 @@ void	conf_free(struct config *);
 
 /*
  * Parse one line (without its newline).  Returns 0 when the line was used
- * or was blank or a comment, 1 with msg naming the key when the key is
- * unknown (the caller warns), -1 with msg filled (no file:line prefix)
- * when the line is malformed or the value is invalid.  msg shows at most
- * the line's first word and the key's name, never a secret.
+ * or was blank or a comment, 1 with e naming the key when the key is
+ * unknown (the caller warns), -1 with ERR_CONFIG (no file:line prefix)
+ * when the line is malformed or the value is invalid.  The message shows
+ * at most the line's first word and the key's name, never a secret.
  */
-int	conf_parse_line(struct config *, const char *line, char *msg,
-	    size_t msgsz);
+int	conf_parse_line(struct config *, const char *line, struct err *);
 
 /*
  * Set one key to a value used as given (no trimming, no comments): the
  * -au, -ap and -am options.  Returns 0, 1 when the key is unknown, -1
- * with msg filled when the value is invalid; msg never holds the value
- * of a secret.
+ * with ERR_CONFIG when the value is invalid; the message never holds the
+ * value of a secret.
  */
 int	conf_set(struct config *, const char *key, const char *value,
-	    char *msg, size_t msgsz);
+	    struct err *);
 
 /*
  * Read a whole ssmtp.conf: only a regular file, never blocking, each line
@@ -112,15 +124,26 @@ int	conf_load(struct config *, const char *path, struct err *);
  */
 int	conf_read_tls_files(struct config *, struct err *);
 
+/*
+ * Read the Aliases file (when the key is set), in the /etc/aliases style:
+ * "name: address, address", '#' comments, lines starting with a blank
+ * continuing the one before.  "|command", "/file" and ":include:"
+ * entries are refused, never run.  Errors: ERR_CONFIG with file:line.
+ */
+int	conf_load_aliases(struct config *, struct err *);
+
+/* The entry for a local name (without case), or NULL. */
+const struct alias *conf_alias(const struct config *, const char *name);
+
 /* Wipe and free a blob. */
 void	conf_blob_free(struct conf_blob *);
 
 /*
  * Parse "host[:port]", "[addr]:port" or a comma-separated list of those
- * into the config's hub list (replacing it).  Returns -1 with msg filled
+ * into the config's hub list (replacing it).  Returns -1 with ERR_CONFIG
  * when an entry is malformed.
  */
-int	conf_parse_hubs(struct config *, const char *, char *msg, size_t msgsz);
+int	conf_parse_hubs(struct config *, const char *, struct err *);
 
 /*
  * Look up a local user in a revaliases file.  On a match, *from gets the

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "deadletter.h"
 #include "log.h"
 
@@ -47,48 +48,6 @@ deadletter_path(const char *path, char *buf, size_t size)
 		    (unsigned)getuid());
 }
 
-struct dlout {
-	int	 fd;
-	char	 buf[DL_CHUNK];
-	size_t	 len;
-	int	 failed;
-};
-
-static void
-out_flush(struct dlout *o)
-{
-	size_t off = 0;
-	ssize_t w;
-
-	while (!o->failed && off < o->len) {
-		if ((w = write(o->fd, o->buf + off, o->len - off)) == -1) {
-			if (errno != EINTR)
-				o->failed = errno;
-			continue;
-		}
-		off += w;
-	}
-	o->len = 0;
-}
-
-static void
-out_add(struct dlout *o, const char *p, size_t n)
-{
-	size_t c;
-
-	while (n > 0 && !o->failed) {
-		if (o->len == sizeof(o->buf))
-			out_flush(o);
-		c = sizeof(o->buf) - o->len;
-		if (c > n)
-			c = n;
-		memcpy(o->buf + o->len, p, c);
-		o->len += c;
-		p += c;
-		n -= c;
-	}
-}
-
 /*
  * mboxrd quoting as a stream: a line start, its run of '>', then how many
  * bytes of "From " have matched there (held back until they decide).
@@ -100,8 +59,9 @@ struct quoter {
 	size_t	 k;
 };
 
-static void
-quote(struct dlout *o, struct quoter *q, const char *buf, size_t len)
+static int
+quote(struct bufw *o, struct quoter *q, const char *buf, size_t len,
+    struct err *e)
 {
 	static const char from[] = "From ";
 	size_t i = 0, j;
@@ -112,28 +72,32 @@ quote(struct dlout *o, struct quoter *q, const char *buf, size_t len)
 			if (q->k == 0) {
 				for (j = i; j < len && buf[j] == '>'; j++)
 					;
-				out_add(o, buf + i, j - i);
+				if (bufw_add(o, buf + i, j - i, e) == -1)
+					return -1;
 				i = j;
 			}
 			while (i < len && q->k < 5 && buf[i] == from[q->k]) {
 				q->k++;
 				i++;
 			}
-			if (q->k == 5)
-				out_add(o, ">", 1);
-			else if (i == len)
-				return;		/* undecided: the next read */
-			out_add(o, from, q->k);
+			if (q->k == 5 && bufw_add(o, ">", 1, e) == -1)
+				return -1;
+			if (q->k < 5 && i == len)
+				return 0;	/* undecided: the next read */
+			if (bufw_add(o, from, q->k, e) == -1)
+				return -1;
 			q->k = 0;
 			q->bol = 0;
 			continue;
 		}
 		nl = memchr(buf + i, '\n', len - i);
 		end = nl != NULL ? nl + 1 : buf + len;
-		out_add(o, buf + i, end - (buf + i));
+		if (bufw_add(o, buf + i, end - (buf + i), e) == -1)
+			return -1;
 		i = end - buf;
 		q->bol = nl != NULL;
 	}
+	return 0;
 }
 
 static int
@@ -223,11 +187,12 @@ deadletter_save(const struct message *m, const char *file,
     const char *sender, char *used, size_t usedsz, struct err *e)
 {
 	struct quoter q = { 1, 0 };
-	struct dlout *o;
-	char *buf, date[64], why[1024], why2[1024];
+	struct bufw o;
+	struct err we;
+	char *buf = NULL, date[64], why[1024], why2[1024];
 	time_t now = time(NULL);
 	off_t off = 0;
-	ssize_t n;
+	ssize_t n = 0;
 	int fd, rc = -1;
 
 	strlcpy(used, file, usedsz);
@@ -238,44 +203,40 @@ deadletter_save(const struct message *m, const char *file,
 		    -1)
 			return err_set(e, ERR_IOERR, "%s; %s", why, why2);
 	}
-	o = malloc(sizeof(*o));
-	buf = malloc(DL_CHUNK);
-	if (o == NULL || buf == NULL) {
+	if (bufw_init(&o, DL_CHUNK, bufw_fd_sink, &fd, e) == -1 ||
+	    (buf = malloc(DL_CHUNK)) == NULL) {
 		err_set(e, ERR_OSERR, "out of memory");
 		goto done;
 	}
-	o->fd = fd;
-	o->len = 0;
-	o->failed = 0;
 	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", localtime(&now));
-	out_add(o, "From ", 5);
-	out_add(o, *sender ? sender : "MAILER-DAEMON", *sender ?
-	    strlen(sender) : 13);
-	out_add(o, " ", 1);
-	out_add(o, date, strlen(date));
-	out_add(o, "\n", 1);
+	if (bufw_add(&o, "From ", 5, &we) == -1 || bufw_add(&o, *sender ?
+	    sender : "MAILER-DAEMON", *sender ? strlen(sender) : 13, &we) == -1 ||
+	    bufw_add(&o, " ", 1, &we) == -1 ||
+	    bufw_add(&o, date, strlen(date), &we) == -1 ||
+	    bufw_add(&o, "\n", 1, &we) == -1)
+		goto failed;
 	while ((n = msg_read(m, off, buf, DL_CHUNK, e)) > 0) {
 		off += n;
-		quote(o, &q, buf, n);
+		if (quote(&o, &q, buf, n, &we) == -1)
+			goto failed;
 	}
 	if (n == -1)
 		goto done;
-	out_add(o, "From ", q.k);	/* an undecided line start at the end */
-	/* mbox: the message ends with a line end and a blank line. */
-	if (m->size > 0 && m->lastc != '\n')
-		out_add(o, "\n", 1);
-	out_add(o, "\n", 1);
-	out_flush(o);
-	if (o->failed == 0 && fsync(fd) == -1)
-		o->failed = errno;
-	if (o->failed) {
-		err_set(e, ERR_IOERR, "cannot write %s: %s", used,
-		    strerror(o->failed));
-		goto done;
+	/* An undecided line start at the end; mbox: a blank line after. */
+	if (bufw_add(&o, "From ", q.k, &we) == -1 ||
+	    (m->size > 0 && m->lastc != '\n' && bufw_add(&o, "\n", 1, &we) ==
+	    -1) || bufw_add(&o, "\n", 1, &we) == -1 || bufw_flush(&o, &we) == -1)
+		goto failed;
+	if (fsync(fd) == -1) {
+		err_set(&we, ERR_IOERR, "%s", strerror(errno));
+		goto failed;
 	}
 	rc = 0;
+	goto done;
+failed:
+	err_set(e, ERR_IOERR, "cannot write %s: %s", used, we.msg);
 done:
-	free(o);
+	bufw_free(&o, 0);
 	free(buf);
 	if (close(fd) == -1 && rc == 0)
 		rc = err_set(e, ERR_IOERR, "cannot write %s: %s", used,

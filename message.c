@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "addr.h"
+#include "buf.h"
 #include "message.h"
 
 #define SPOOL_CHUNK	(64 * 1024)
@@ -38,23 +39,6 @@ msg_free(struct message *m)
 	msg_init(m);
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
 /* Move the spool to an unlinked temp file; mem keeps the first bytes. */
 static int
 spool_to_file(struct message *m, struct err *e)
@@ -69,9 +53,12 @@ spool_to_file(struct message *m, struct err *e)
 		return err_set(e, ERR_OSERR, "cannot create a temporary file "
 		    "in %s: %s", dir, strerror(errno));
 	unlink(path);
-	if (write_all(m->fd, m->mem, m->mlen) == -1)
-		return err_set(e, ERR_IOERR, "cannot write the temporary file "
-		    "in %s: %s", dir, strerror(errno));
+	if (bufw_fd_sink(&m->fd, m->mem, m->mlen, e) == -1) {
+		err_prefix(e, ": ");
+		err_prefix(e, dir);
+		err_prefix(e, "cannot write the temporary file in ");
+		return -1;
+	}
 	return 0;
 }
 
@@ -158,9 +145,10 @@ msg_append(struct message *m, const char *p, size_t n, struct err *e)
 	    spool_to_file(m, e) == -1)
 		return -1;
 	if (m->fd != -1) {
-		if (write_all(m->fd, p, n) == -1)
-			return err_set(e, ERR_IOERR, "cannot write the "
-			    "temporary spool file: %s", strerror(errno));
+		if (bufw_fd_sink(&m->fd, p, n, e) == -1) {
+			err_prefix(e, "cannot write the temporary spool file: ");
+			return -1;
+		}
 		return 0;
 	}
 	if (m->mlen + n > m->mcap) {
@@ -457,116 +445,117 @@ msg_field_value(const struct message *m, const struct field *f,
 	*len = f->len - f->value;
 }
 
+/*
+ * The newest Resent- block (RFC 5322 3.6.6: each resend prepends one,
+ * with one Resent-Date and one Resent-From): from the first Resent-*
+ * field to the first field that is not one, or whose name the block
+ * already has (where the next older block starts).  Returns 1 with
+ * [*first, *end) when the message has one, else 0.
+ */
+static int
+resent_block(const struct message *m, size_t *first, size_t *end)
+{
+	const struct field *f;
+	size_t i, j;
+
+	for (i = 0; i < m->nfields; i++)
+		if (m->fields[i].name_len > 7 &&
+		    strncasecmp(m->mem + m->fields[i].off, "Resent-", 7) == 0)
+			break;
+	if (i == m->nfields)
+		return 0;
+	for (*first = i; i < m->nfields; i++) {
+		f = &m->fields[i];
+		if (f->name_len <= 7 || strncasecmp(m->mem + f->off, "Resent-",
+		    7) != 0)
+			break;
+		for (j = *first; j < i; j++)
+			if (m->fields[j].name_len == f->name_len &&
+			    strncasecmp(m->mem + m->fields[j].off,
+			    m->mem + f->off, f->name_len) == 0)
+				break;
+		if (j < i)
+			break;		/* a second of a name: an older block */
+	}
+	*end = i;
+	return 1;
+}
+
 int
 msg_recipients(const struct message *m, int (*cb)(void *, const char *),
     void *arg, struct err *e)
 {
-	static const char *names[] = { "To", "Cc", "Bcc" };
+	static const char *names[] = { "To", "Cc", "Bcc", "Resent-To",
+	    "Resent-Cc", "Resent-Bcc" };
 	const struct field *f;
 	const char *v;
-	char msg[512];
-	size_t i, j, len;
+	struct err ae;
+	size_t i, j, len, first = 0, end = m->nfields, base = 0;
 	int r;
 
-	for (i = 0; i < m->nfields; i++) {
+	/* With a Resent- block, its recipients only (sendmail's -t rule). */
+	if (resent_block(m, &first, &end))
+		base = 3;
+	for (i = first; i < end; i++) {
 		f = &m->fields[i];
-		for (j = 0; j < 3; j++)
+		for (j = base; j < base + 3; j++)
 			if (msg_field_is(m, f, names[j]))
 				break;
-		if (j == 3)
+		if (j == base + 3)
 			continue;
 		msg_field_value(m, f, &v, &len);
-		r = addr_parse_list(v, len, cb, arg, msg, sizeof(msg));
+		r = addr_parse_list(v, len, cb, arg, &ae);
 		if (r == -1)
 			return err_set(e, ERR_DATA, "%s header: %s", names[j],
-			    msg);
+			    ae.msg);
 		if (r != 0)
 			return r;
 	}
 	return 0;
 }
 
-struct first_addr {
-	char	*buf;
-	size_t	 size;
-};
-
-static int
-take_first(void *arg, const char *a)
-{
-	struct first_addr *fa = arg;
-
-	strlcpy(fa->buf, a, fa->size);
-	return 1;
-}
-
 int
 msg_from_address(const struct message *m, char *buf, size_t size,
     struct err *e)
 {
-	struct first_addr fa = { buf, size };
-	const struct field *f;
-	const char *v;
-	char msg[512];
-	size_t len;
+	const struct field *f = NULL;
+	const char *v, *which = "From";
+	struct err ae;
+	char name[1];
+	size_t len, first, end, i;
 	int r;
 
-	if ((f = msg_field(m, "From")) == NULL)
+	/* The newest Resent-From, when the message was resent. */
+	if (resent_block(m, &first, &end))
+		for (i = first; i < end && f == NULL; i++)
+			if (msg_field_is(m, &m->fields[i], "Resent-From")) {
+				f = &m->fields[i];
+				which = "Resent-From";
+			}
+	if (f == NULL && (f = msg_field(m, "From")) == NULL)
 		return 0;
 	msg_field_value(m, f, &v, &len);
-	r = addr_parse_list(v, len, take_first, &fa, msg, sizeof(msg));
+	r = addr_first_mailbox(v, len, buf, size, name, sizeof(name), &ae);
 	if (r == -1)
-		return err_set(e, ERR_DATA, "From header: %s", msg);
-	return r == 1;
+		return err_set(e, ERR_DATA, "%s header: %s", which, ae.msg);
+	return r;
 }
 
 int
 msg_from_name(const struct message *m, char *buf, size_t size)
 {
 	const struct field *f;
-	const char *v, *end, *p, *open = NULL;
+	const char *v;
+	char addr[ADDR_MAX + 1];
+	struct err ae;
 	size_t len;
-	int quoted = 0, depth = 0;
 
 	if ((f = msg_field(m, "From")) == NULL)
 		return 0;
 	msg_field_value(m, f, &v, &len);
-	end = v + len;
-	for (p = v; p < end; p++) {
-		if (*p == '\\' && p + 1 < end) {
-			p++;
-			continue;
-		}
-		if (*p == '"' && depth == 0)
-			quoted = !quoted;
-		else if (quoted)
-			continue;
-		else if (*p == '(' && depth++ == 0)
-			open = p + 1;
-		else if (*p == ')' && depth > 0 && --depth == 0 &&
-		    open != NULL && p > open) {
-			len = p - open;		/* the first comment */
-			v = open;
-			break;
-		} else if (*p == '<' && depth == 0) {
-			len = p - v;		/* the phrase before '<' */
-			break;
-		}
-	}
-	if (p == end)
+	if (addr_first_mailbox(v, len, addr, sizeof(addr), buf, size, &ae) != 1)
 		return 0;
-	while (len > 0 && (*v == ' ' || *v == '\t' || *v == '"')) {
-		v++;
-		len--;
-	}
-	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t' ||
-	    v[len - 1] == '"' || v[len - 1] == '\n' || v[len - 1] == '\r'))
-		len--;
-	if (len == 0 || len >= size)
-		return 0;
-	memcpy(buf, v, len);
-	buf[len] = '\0';
-	return 1;
+	return *buf != '\0';
 }
 
 /* RFC 2047 encoded-words of at most 75 characters, split on UTF-8 chars. */
@@ -633,89 +622,35 @@ msg_mailbox(const char *name, const char *addr, char *buf, size_t size)
 		snprintf(buf, size, "%s <%s>", clean, addr);
 }
 
-struct outbuf {
-	char	*p;
-	size_t	 len, cap;
-	int	 failed;
-};
-
-static void
-out_add(struct outbuf *o, const char *s, size_t n)
-{
-	char *np;
-	size_t cap;
-
-	if (o->failed)
-		return;
-	if (o->len + n > o->cap) {
-		cap = o->cap ? o->cap : 1024;
-		while (cap < o->len + n)
-			cap *= 2;
-		if ((np = realloc(o->p, cap)) == NULL) {
-			o->failed = 1;
-			return;
-		}
-		o->p = np;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-}
-
-static void
-out_printf(struct outbuf *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Format into the buffer, sized from what the format gives. */
-static void
-out_printf(struct outbuf *o, const char *fmt, ...)
-{
-	va_list ap;
-	char *buf;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (buf = malloc((size_t)n + 1)) == NULL) {
-		o->failed = 1;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(buf, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	out_add(o, buf, n);
-	free(buf);
-}
-
 int
 msg_build_headers(struct message *m, const struct msg_build *b, struct err *e)
 {
-	struct outbuf o = { NULL, 0, 0, 0 };
+	struct buf o;
 	const struct field *f;
 	unsigned char rnd[8];
 	char date[64];
 	time_t now = time(NULL);
 	size_t i;
 	char c;
-	int has_from = msg_field(m, "From") != NULL;
+	int has_from = msg_field(m, "From") != NULL, rc = 0;
 
+	buf_init(&o, MSG_HDR_MAX + 64 * 1024);
 	if (b->from != NULL && (!has_from || b->replace_from))
-		out_printf(&o, "From: %s\n", b->from);
+		rc |= buf_printf(&o, e, "From: %s\n", b->from);
 	if (msg_field(m, "Date") == NULL) {
 		/* RFC 5322 3.3, in the C locale: day and month in English. */
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
 		    localtime(&now));
-		out_printf(&o, "Date: %s\n", date);
+		rc |= buf_printf(&o, e, "Date: %s\n", date);
 	}
 	if (msg_field(m, "Message-ID") == NULL) {
 		arc4random_buf(rnd, sizeof(rnd));
-		out_printf(&o, "Message-ID: <%lld.%02x%02x%02x%02x%02x%02x%02x"
+		rc |= buf_printf(&o, e, "Message-ID: <%lld.%02x%02x%02x%02x%02x%02x%02x"
 		    "%02x@%s>\n", (long long)now, rnd[0], rnd[1], rnd[2],
 		    rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], b->hostname);
 	}
 	for (i = 0; i < b->nadd; i++)
-		out_printf(&o, "%s\n", b->add[i]);
+		rc |= buf_printf(&o, e, "%s\n", b->add[i]);
 	for (i = 0; i < m->nfields; i++) {
 		f = &m->fields[i];
 		if (msg_field_is(m, f, "Bcc") ||
@@ -724,7 +659,7 @@ msg_build_headers(struct message *m, const struct msg_build *b, struct err *e)
 		if (b->replace_from && b->from != NULL &&
 		    msg_field_is(m, f, "From"))
 			continue;
-		out_add(&o, m->mem + f->off, f->len);
+		rc |= buf_add(&o, m->mem + f->off, f->len, e);
 		/*
 		 * A last field without a line end still needs one, and a
 		 * field ending in a lone CR gets its LF here: else the blank
@@ -733,12 +668,13 @@ msg_build_headers(struct message *m, const struct msg_build *b, struct err *e)
 		 */
 		c = m->mem[f->off + f->len - 1];
 		if (c != '\n')
-			out_add(&o, "\n", 1);
+			rc |= buf_add(&o, "\n", 1, e);
 	}
-	out_add(&o, "\n", 1);
-	if (o.failed) {
-		free(o.p);
-		return err_set(e, ERR_OSERR, "out of memory building headers");
+	rc |= buf_add(&o, "\n", 1, e);
+	if (rc != 0) {
+		buf_free(&o, 0);
+		err_prefix(e, "building the header block: ");
+		return -1;
 	}
 	free(m->out);
 	m->out = o.p;

@@ -96,15 +96,18 @@ void	msg_field_value(const struct message *, const struct field *,
 	    const char **, size_t *);
 
 /*
- * Call cb with each address of the To, Cc and Bcc fields (for -t).
- * Returns 0, cb's non-zero result, or -1 with ERR_DATA naming the field.
+ * Call cb with each address of the To, Cc and Bcc fields (for -t); when
+ * the message was resent, of the Resent-To, Resent-Cc and Resent-Bcc of
+ * its newest Resent- block instead (RFC 5322 3.6.6).  Returns 0, cb's
+ * non-zero result, or -1 with ERR_DATA naming the field.
  */
 int	msg_recipients(const struct message *,
 	    int (*cb)(void *, const char *), void *, struct err *);
 
 /*
- * The address of the From field into buf (first mailbox).  Returns 1 when
- * found, 0 when there is no From, -1 with ERR_DATA when it is malformed.
+ * The address of the From field into buf (first mailbox), or of the
+ * newest Resent-From when the message was resent.  Returns 1 when found,
+ * 0 when there is none, -1 with ERR_DATA when it is malformed.
  */
 int	msg_from_address(const struct message *, char *, size_t, struct err *);
 

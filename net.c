@@ -1,4 +1,4 @@
-/* TCP and TLS transport with deadlines (poll), for the SMTP client. */
+/* The transport: TCP and TLS with deadlines (poll), for the engine. */
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -17,15 +18,20 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 
+#include "buf.h"
 #include "net.h"
 #include "tls.h"
+
+static int	send_all(void *, const char *, size_t, struct err *);
 
 void
 net_init(struct net *n)
 {
 	memset(n, 0, sizeof(*n));
 	n->fd = -1;
+	buf_init(&n->line, NET_LINE_MAX + 2);
 }
 
 static long long
@@ -165,7 +171,6 @@ net_connect(struct net *n, const char *host, int port, int family,
 			    sizeof(addr));
 		if ((n->fd = connect_one(ai, timeout)) != -1) {
 			n->loopback = is_loopback(ai->ai_addr);
-			strlcpy(n->addr, addr, sizeof(n->addr));
 			snprintf(n->peer, sizeof(n->peer), "%s [%s]:%d", host,
 			    addr, port);
 			break;
@@ -179,9 +184,7 @@ net_connect(struct net *n, const char *host, int port, int family,
 	if (n->fd == -1)
 		return err_set(e, ERR_TEMPFAIL, "cannot connect to %s port %d: "
 		    "%s", host, port, tried);
-	if ((n->wbuf = malloc(NET_WBUF)) == NULL)
-		return err_set(e, ERR_OSERR, "out of memory");
-	return 0;
+	return bufw_init(&n->w, NET_WBUF, send_all, n, e);
 }
 
 /* Describe the last TLS error for a message. */
@@ -193,6 +196,75 @@ tls_errstr(void)
 	return r != NULL ? r : "connection closed";
 }
 
+enum ssl_op { OP_READ, OP_WRITE, OP_HANDSHAKE };
+
+/* Why an SSL operation failed, as an error of the right kind. */
+static int
+ssl_failure(enum ssl_op op, int se, struct err *e)
+{
+	int queued = ERR_peek_error() != 0;
+
+	if (op == OP_HANDSHAKE) {
+		/*
+		 * No TLS error recorded: the connection itself failed (closed
+		 * or reset mid-handshake), which is worth a retry.
+		 */
+		if ((se == SSL_ERROR_SYSCALL || se == SSL_ERROR_ZERO_RETURN ||
+		    se == SSL_ERROR_SSL) && !queued)
+			return err_set(e, ERR_TEMPFAIL, "TLS handshake: "
+			    "connection lost: %s", errno ? strerror(errno) :
+			    "closed by the server");
+		return err_set(e, ERR_UNAVAILABLE, "TLS handshake failed: %s",
+		    tls_errstr());
+	}
+	if (se == SSL_ERROR_ZERO_RETURN && op == OP_READ)
+		return err_set(e, ERR_TEMPFAIL, "connection closed by the "
+		    "server");
+	if (se == SSL_ERROR_SYSCALL && errno != 0)
+		return err_set(e, ERR_TEMPFAIL, "connection lost: %s",
+		    strerror(errno));
+	/*
+	 * A TLS alert from the hub (under TLS 1.3 a refused client
+	 * certificate arrives only after the handshake) is a TLS failure,
+	 * not a lost connection.
+	 */
+	if (op == OP_READ && se == SSL_ERROR_SSL && queued)
+		return err_set(e, ERR_UNAVAILABLE, "TLS error: %s",
+		    tls_errstr());
+	return err_set(e, ERR_TEMPFAIL, "connection lost: %s", tls_errstr());
+}
+
+/*
+ * The one wait loop for OpenSSL: run the operation, waiting on the socket
+ * for what OpenSSL asks, until it completes or the deadline passes.
+ * Returns what the operation returned (> 0), or -1 with e filled.
+ */
+static int
+ssl_io(struct net *n, enum ssl_op op, void *buf, size_t len,
+    long long deadline, int timeout, struct err *e)
+{
+	int r, se, cap = len > INT_MAX ? INT_MAX : (int)len;
+
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		r = op == OP_READ ? SSL_read(n->ssl, buf, cap) :
+		    op == OP_WRITE ? SSL_write(n->ssl, buf, cap) :
+		    SSL_connect(n->ssl);
+		if (r > 0)
+			return r;
+		se = SSL_get_error(n->ssl, r);
+		if (se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE)
+			return ssl_failure(op, se, e);
+		if (wait_fd(n->fd, se == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+		    deadline, timeout, e) == -1) {
+			if (op == OP_HANDSHAKE)
+				err_prefix(e, "TLS handshake: ");
+			return -1;
+		}
+	}
+}
+
 /*
  * Receive into rbuf.  Returns bytes read (> 0), or -1 with an error; a
  * close by the peer is an error here, since SMTP always expects more.
@@ -201,45 +273,16 @@ static int
 fill(struct net *n, long long deadline, int timeout, struct err *e)
 {
 	ssize_t r;
-	int se;
 
 	n->rpos = n->rlen = 0;
+	if (n->ssl != NULL) {
+		if ((r = ssl_io(n, OP_READ, n->rbuf, sizeof(n->rbuf), deadline,
+		    timeout, e)) == -1)
+			return -1;
+		n->rlen = (size_t)r;
+		return (int)r;
+	}
 	for (;;) {
-		if (n->ssl != NULL) {
-			ERR_clear_error();
-			r = SSL_read(n->ssl, n->rbuf, sizeof(n->rbuf));
-			if (r > 0)
-				break;
-			se = SSL_get_error(n->ssl, r);
-			if (se == SSL_ERROR_WANT_READ) {
-				if (wait_fd(n->fd, POLLIN, deadline, timeout,
-				    e) == -1)
-					return -1;
-				continue;
-			}
-			if (se == SSL_ERROR_WANT_WRITE) {
-				if (wait_fd(n->fd, POLLOUT, deadline, timeout,
-				    e) == -1)
-					return -1;
-				continue;
-			}
-			if (se == SSL_ERROR_ZERO_RETURN)
-				return err_set(e, ERR_TEMPFAIL, "connection "
-				    "closed by the server");
-			if (se == SSL_ERROR_SYSCALL && errno != 0)
-				return err_set(e, ERR_TEMPFAIL, "connection "
-				    "lost: %s", strerror(errno));
-			/*
-			 * A TLS alert from the hub (under TLS 1.3 a refused
-			 * client certificate arrives only now) is a TLS
-			 * failure, not a lost connection.
-			 */
-			if (se == SSL_ERROR_SSL && ERR_peek_error() != 0)
-				return err_set(e, ERR_UNAVAILABLE, "TLS error: "
-				    "%s", tls_errstr());
-			return err_set(e, ERR_TEMPFAIL, "connection lost: %s",
-			    tls_errstr());
-		}
 		r = recv(n->fd, n->rbuf, sizeof(n->rbuf), 0);
 		if (r > 0)
 			break;
@@ -258,27 +301,6 @@ fill(struct net *n, long long deadline, int timeout, struct err *e)
 	return (int)r;
 }
 
-/* Make room for n more bytes in the line buffer, up to NET_LINE_MAX. */
-static int
-line_room(struct net *n, size_t more, struct err *e)
-{
-	size_t cap;
-	char *p;
-
-	if (n->linelen + more + 1 <= n->linecap)
-		return 0;
-	if (n->linelen + more > NET_LINE_MAX)
-		return err_set(e, ERR_PROTOCOL, "server sent a line longer "
-		    "than %d bytes", NET_LINE_MAX);
-	for (cap = n->linecap ? n->linecap : 1024; cap < n->linelen + more + 1;)
-		cap *= 2;
-	if ((p = realloc(n->line, cap)) == NULL)
-		return err_set(e, ERR_OSERR, "out of memory");
-	n->line = p;
-	n->linecap = cap;
-	return 0;
-}
-
 int
 net_read_line(struct net *n, const char **line, size_t *len, int timeout,
     struct err *e)
@@ -287,100 +309,82 @@ net_read_line(struct net *n, const char **line, size_t *len, int timeout,
 	const char *start, *nl;
 	size_t take;
 
-	n->linelen = 0;
+	n->line.len = 0;
 	for (;;) {
 		if (n->rpos == n->rlen && fill(n, deadline, timeout, e) == -1)
 			return -1;
 		start = n->rbuf + n->rpos;
 		nl = memchr(start, '\n', n->rlen - n->rpos);
 		take = nl != NULL ? (size_t)(nl - start) + 1 : n->rlen - n->rpos;
-		if (line_room(n, take, e) == -1)
+		if (buf_add(&n->line, start, take, e) == -1) {
+			if (e->kind == ERR_DATA)
+				err_set(e, ERR_PROTOCOL, "server sent a line "
+				    "longer than %d bytes", NET_LINE_MAX);
 			return -1;
-		memcpy(n->line + n->linelen, start, take);
-		n->linelen += take;
+		}
 		n->rpos += take;
 		if (nl != NULL)
 			break;
 	}
 	/* Remove LF, then CR. */
-	n->linelen--;
-	if (n->linelen > 0 && n->line[n->linelen - 1] == '\r')
-		n->linelen--;
-	n->line[n->linelen] = '\0';
-	if (memchr(n->line, '\0', n->linelen) != NULL)
+	n->line.len--;
+	if (n->line.len > 0 && n->line.p[n->line.len - 1] == '\r')
+		n->line.len--;
+	n->line.p[n->line.len] = '\0';
+	if (memchr(n->line.p, '\0', n->line.len) != NULL)
 		return err_set(e, ERR_PROTOCOL, "server sent a NUL byte");
-	*line = n->line;
-	*len = n->linelen;
+	*line = n->line.p;
+	*len = n->line.len;
 	return 0;
 }
 
-int
-net_flush(struct net *n, int timeout, struct err *e)
+/* The writer's sink: everything to the socket by the deadline. */
+static int
+send_all(void *arg, const char *p, size_t len, struct err *e)
 {
-	long long deadline = now_ms() + (long long)timeout * 1000;
+	struct net *n = arg;
+	long long deadline = now_ms() + (long long)n->wtimeout * 1000;
 	size_t off = 0;
 	ssize_t w;
-	int se;
 
-	while (off < n->wlen) {
+	while (off < len) {
 		if (n->ssl != NULL) {
-			ERR_clear_error();
-			w = SSL_write(n->ssl, n->wbuf + off, n->wlen - off);
-			if (w > 0) {
-				off += w;
-				continue;
-			}
-			se = SSL_get_error(n->ssl, w);
-			if (se == SSL_ERROR_WANT_WRITE || se ==
-			    SSL_ERROR_WANT_READ) {
-				if (wait_fd(n->fd, se == SSL_ERROR_WANT_WRITE ?
-				    POLLOUT : POLLIN, deadline, timeout, e) ==
-				    -1)
-					return -1;
-				continue;
-			}
-			if (se == SSL_ERROR_SYSCALL && errno != 0)
-				return err_set(e, ERR_TEMPFAIL, "connection "
-				    "lost: %s", strerror(errno));
-			return err_set(e, ERR_TEMPFAIL, "connection lost: %s",
-			    tls_errstr());
+			if ((w = ssl_io(n, OP_WRITE, (char *)p + off, len - off,
+			    deadline, n->wtimeout, e)) == -1)
+				return -1;
+			off += (size_t)w;
+			continue;
 		}
-		w = send(n->fd, n->wbuf + off, n->wlen - off, MSG_NOSIGNAL);
+		w = send(n->fd, p + off, len - off, MSG_NOSIGNAL);
 		if (w >= 0) {
-			off += w;
+			off += (size_t)w;
 			continue;
 		}
 		if (errno == EAGAIN || errno == EINTR) {
-			if (wait_fd(n->fd, POLLOUT, deadline, timeout, e) == -1)
+			if (wait_fd(n->fd, POLLOUT, deadline, n->wtimeout, e) ==
+			    -1)
 				return -1;
 			continue;
 		}
 		return err_set(e, ERR_TEMPFAIL, "connection lost: %s",
 		    strerror(errno));
 	}
-	n->wlen = 0;
 	return 0;
+}
+
+int
+net_flush(struct net *n, int timeout, struct err *e)
+{
+	n->wtimeout = timeout;
+	return bufw_flush(&n->w, e);
 }
 
 int
 net_write(struct net *n, const void *p, size_t len, int timeout,
     struct err *e)
 {
-	const char *s = p;
-	size_t c;
-
-	while (len > 0) {
-		if (n->wlen == NET_WBUF && net_flush(n, timeout, e) == -1)
-			return -1;
-		c = NET_WBUF - n->wlen;
-		if (c > len)
-			c = len;
-		memcpy(n->wbuf + n->wlen, s, c);
-		n->wlen += c;
-		s += c;
-		len -= c;
-	}
-	return 0;
+	n->wtimeout = timeout;
+	return bufw_add(&n->w, p, len, e);
 }
 
 size_t
@@ -389,40 +393,69 @@ net_pending(const struct net *n)
 	return n->rlen - n->rpos + (n->ssl ? (size_t)SSL_pending(n->ssl) : 0);
 }
 
+/*
+ * The process's TLS client: one context, made on first use, for every
+ * connection (hub failover, reconnects).
+ */
+static struct {
+	SSL_CTX				*ctx;
+	const struct tls_settings	*for_settings;
+} client;
+
+static SSL_CTX *
+client_ctx(const struct tls_settings *t, struct err *e)
+{
+	if (client.ctx != NULL && client.for_settings != t) {
+		tls_ctx_free(client.ctx);
+		client.ctx = NULL;
+	}
+	if (client.ctx == NULL && (client.ctx = tls_ctx_new(t, e)) != NULL)
+		client.for_settings = t;
+	return client.ctx;
+}
+
+void
+net_tls_prepare(const struct tls_settings *t)
+{
+	struct err later;
+
+	(void)client_ctx(t, &later);	/* net_start_tls reports a failure */
+}
+
 int
-net_tls_handshake(struct net *n, SSL *ssl, int timeout, struct err *e)
+net_start_tls(struct net *n, const struct tls_settings *t, const char *host,
+    int timeout, struct err *e)
 {
 	long long deadline = now_ms() + (long long)timeout * 1000;
-	int r, se;
+	SSL_CTX *ctx;
 
-	if (SSL_set_fd(ssl, n->fd) != 1)
-		return err_set(e, ERR_SOFTWARE, "SSL_set_fd failed");
-	n->ssl = ssl;
-	for (;;) {
-		ERR_clear_error();
-		if ((r = SSL_connect(ssl)) == 1)
-			return 0;
-		se = SSL_get_error(ssl, r);
-		if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE) {
-			if (wait_fd(n->fd, se == SSL_ERROR_WANT_READ ? POLLIN :
-			    POLLOUT, deadline, timeout, e) == -1) {
-				err_prefix(e, "TLS handshake: ");
-				return -1;
-			}
-			continue;
-		}
-		/*
-		 * No TLS error recorded: the connection itself failed (closed
-		 * or reset mid-handshake), which is worth a retry.
-		 */
-		if ((se == SSL_ERROR_SYSCALL || se == SSL_ERROR_ZERO_RETURN ||
-		    se == SSL_ERROR_SSL) && ERR_peek_error() == 0)
-			return err_set(e, ERR_TEMPFAIL, "TLS handshake: "
-			    "connection lost: %s", errno ? strerror(errno) :
-			    "closed by the server");
-		return err_set(e, ERR_UNAVAILABLE, "TLS handshake failed: %s",
-		    tls_errstr());
+	if ((ctx = client_ctx(t, e)) == NULL)
+		return -1;
+	if ((n->ssl = tls_session_new(ctx, t, host, n->fd, e)) == NULL)
+		return -1;
+	if (ssl_io(n, OP_HANDSHAKE, NULL, 0, deadline, timeout, e) == -1) {
+		tls_verify_error(n->ssl, t, host, e);
+		return -1;
 	}
+	return tls_session_check(n->ssl, t, e);
+}
+
+int
+net_tls_active(const struct net *n)
+{
+	return n->ssl != NULL;
+}
+
+int
+net_loopback(const struct net *n)
+{
+	return n->loopback;
+}
+
+const char *
+net_peer(const struct net *n)
+{
+	return n->peer;
 }
 
 void
@@ -432,7 +465,16 @@ net_close(struct net *n)
 		SSL_free(n->ssl);
 	if (n->fd != -1)
 		close(n->fd);
-	free(n->wbuf);
-	free(n->line);
+	bufw_free(&n->w, 1);
+	buf_free(&n->line, 1);
 	net_init(n);
+}
+
+void
+net_cleanup(void)
+{
+	if (client.ctx != NULL)
+		tls_ctx_free(client.ctx);
+	client.ctx = NULL;
+	client.for_settings = NULL;
 }

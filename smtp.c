@@ -1,4 +1,12 @@
-/* The SMTP client protocol engine (RFC 5321). */
+/*
+ * The SMTP client engine (RFC 5321): one session, opened from a small
+ * parameter struct (connect, greeting, EHLO, STARTTLS or implicit TLS,
+ * AUTH), then any number of transactions (MAIL, RCPT..., DATA or BDAT),
+ * then QUIT or a plain close.  It reads the message's bytes, never
+ * changes them, and reports each outcome with its step and the hub's
+ * reply; the face turns that into exit codes.  Sockets and TLS are the
+ * transport's (net.c); SASL is a codec (auth.c) this engine drives.
+ */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,12 +16,42 @@
 #include <time.h>
 
 #include "auth.h"
+#include "buf.h"
 #include "log.h"
+#include "net.h"
 #include "smtp.h"
-#include "tls.h"
 
 #define CMD_MAX		16384	/* AUTH lines may exceed 512 (RFC 4954 4) */
 #define BODY_CHUNK	65536
+#define SASL_ROUNDS_MAX	8	/* 334 challenges in one AUTH */
+
+struct smtp {
+	struct smtp_params p;
+	int		 port;		/* p.port or the mode's default */
+	struct net	 net;
+	struct smtp_caps ehlo;
+	int		 open;		/* ready for a transaction */
+	int		 broken;	/* out of step: close without QUIT */
+	int		 quit_sent;	/* QUIT went with the last group */
+	char		*secret;	/* for AUTH; asked again on a reopen */
+	int		 opens;		/* sessions opened so far */
+	int		 txns;		/* transactions done on this one */
+	int		 no_chunking;	/* the hub refused BDAT once */
+	int		 bdat_refused;	/* ... just now: send with DATA */
+};
+
+static const char *step_names[] = {
+	"connect", "greeting", "EHLO", "STARTTLS", "TLS", "AUTH",
+	"MAIL FROM", "RCPT TO", "DATA", "sending the message", "end of data",
+	"BDAT", "RSET", "QUIT",
+};
+
+const char *
+smtp_step_name(enum smtp_step st)
+{
+	return (size_t)st < sizeof(step_names) / sizeof(step_names[0]) ?
+	    step_names[st] : "?";
+}
 
 /* Copy s into out with control characters replaced, for messages. */
 static void
@@ -57,8 +95,7 @@ parse_enhanced(struct reply *r, const char *t, size_t len)
 }
 
 int
-smtp_reply_line(struct reply *r, const char *line, size_t len, char *msg,
-    size_t msgsz)
+smtp_reply_line(struct reply *r, const char *line, size_t len, struct err *e)
 {
 	char shown[64];
 	const char *text;
@@ -69,26 +106,21 @@ smtp_reply_line(struct reply *r, const char *line, size_t len, char *msg,
 	if (len < 3 || !isdigit((unsigned char)line[0]) ||
 	    !isdigit((unsigned char)line[1]) ||
 	    !isdigit((unsigned char)line[2]) || line[0] < '2' ||
-	    line[0] > '5' || (len > 3 && line[3] != ' ' && line[3] != '-')) {
-		snprintf(msg, msgsz, "not an SMTP reply: \"%s\"", shown);
-		return -1;
-	}
+	    line[0] > '5' || (len > 3 && line[3] != ' ' && line[3] != '-'))
+		return err_set(e, ERR_PROTOCOL, "not an SMTP reply: \"%s\"",
+		    shown);
 	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-	if (r->nlines > 0 && code != r->code) {
-		snprintf(msg, msgsz, "reply code changed from %d within a "
-		    "multiline reply: \"%s\"", r->code, shown);
-		return -1;
-	}
-	if (r->nlines == SMTP_LINES_MAX) {
-		snprintf(msg, msgsz, "reply longer than %d lines",
+	if (r->nlines > 0 && code != r->code)
+		return err_set(e, ERR_PROTOCOL, "reply code changed from %d "
+		    "within a multiline reply: \"%s\"", r->code, shown);
+	if (r->nlines == SMTP_LINES_MAX)
+		return err_set(e, ERR_PROTOCOL, "reply longer than %d lines",
 		    SMTP_LINES_MAX);
-		return -1;
-	}
 	r->code = code;
 	text = len > 4 ? line + 4 : "";
 	tlen = len > 4 ? len - 4 : 0;
 	if (r->nlines == 0)
-		parse_enhanced(r, text, tlen);
+		parse_enhanced(r, text, tlen);	/* used when offered */
 	if (r->nlines > 0 && r->textlen + 1 < sizeof(r->text))
 		r->text[r->textlen++] = '\n';
 	if (tlen > sizeof(r->text) - 1 - r->textlen)
@@ -101,21 +133,105 @@ smtp_reply_line(struct reply *r, const char *line, size_t len, char *msg,
 	return r->done;
 }
 
-/* A transport or protocol failure: the session cannot go on. */
+
+/* The per-step timeout: Timeout= when set, else the RFC default. */
 static int
-broken(struct smtp *s)
+timeout(const struct smtp *s, int dflt)
 {
+	return s->p.timeout > 0 ? s->p.timeout : dflt;
+}
+
+static void
+result_init(struct smtp_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->status = SMTP_SENT;
+}
+
+void
+smtp_result_free(struct smtp_result *res)
+{
+	free(res->refused);
+	res->refused = NULL;
+	res->nrefused = 0;
+}
+
+/*
+ * The transport failed at step (e says how): the session is out of step.
+ * Before the end of data that is safe to retry (SMTP_LOST); after it,
+ * the hub may have the message (SMTP_UNKNOWN).  Returns -1.
+ */
+static int
+lost(struct smtp *s, struct smtp_result *res, enum smtp_step st,
+    const struct err *e)
+{
+	char pre[300];
+
 	s->broken = 1;
+	res->step = st;
+	res->status = st == SMTP_STEP_END || st == SMTP_STEP_BDAT ?
+	    SMTP_UNKNOWN : SMTP_LOST;
+	/* Not a loss but nonsense (or a TLS alert): nothing to retry. */
+	if (e->kind == ERR_PROTOCOL || e->kind == ERR_UNAVAILABLE)
+		res->status = SMTP_PERM;
+	res->err = *e;
+	if (res->status == SMTP_UNKNOWN)
+		err_prefix(&res->err, "the hub may or may not have the "
+		    "message: ");
+	snprintf(pre, sizeof(pre), "%s: %s: ", s->p.host, smtp_step_name(st));
+	err_prefix(&res->err, pre);
 	return -1;
 }
 
-/* Send what is queued; a failure breaks the session. */
-static int
-flush(struct smtp *s, int timeout, struct err *e)
+/* Keep the hub's reply in the result. */
+static void
+keep_reply(struct smtp *s, struct smtp_result *res, const struct reply *r)
 {
-	if (net_flush(&s->net, timeout, e) == -1)
-		return broken(s);
-	return 0;
+	res->code = r->code;
+	strlcpy(res->enh, (s->ehlo.flags & CAP_ENHANCED) ? r->enh : "",
+	    sizeof(res->enh));
+	sanitize(res->text, sizeof(res->text), r->text, strcspn(r->text,
+	    "\n"));
+}
+
+/*
+ * The hub refused step with r: 4xx is temporary, 5xx permanent (of the
+ * kind given), anything else is not SMTP.  what names the step in the
+ * message when it says more than the step's name.  Returns -1.
+ */
+static int
+refused(struct smtp *s, struct smtp_result *res, enum smtp_step st,
+    const struct reply *r, enum err_kind perm, const char *what)
+{
+	enum err_kind kind;
+
+	keep_reply(s, res, r);
+	res->step = st;
+	if (r->code >= 400 && r->code < 500) {
+		kind = ERR_TEMPFAIL;
+		res->status = SMTP_TEMP;
+	} else if (r->code >= 500) {
+		kind = perm;
+		res->status = SMTP_PERM;
+	} else {
+		kind = ERR_PROTOCOL;
+		res->status = SMTP_PERM;
+		s->broken = 1;
+	}
+	return err_set(&res->err, kind, "%s: %s %s %d %s", s->p.host,
+	    what != NULL ? what : smtp_step_name(st), kind == ERR_PROTOCOL ?
+	    "got unexpected reply" : "refused:", r->code, res->text);
+}
+
+/* A failure of ours at step (e says it), not the hub's. */
+static int
+local(struct smtp_result *res, enum smtp_step st, enum smtp_status status,
+    const struct err *e)
+{
+	res->step = st;
+	res->status = status;
+	res->err = *e;
+	return -1;
 }
 
 /*
@@ -123,15 +239,14 @@ flush(struct smtp *s, int timeout, struct err *e)
  * EHLO keyword line, parsed whole whatever its length.
  */
 static int
-read_reply(struct smtp *s, struct reply *r, int timeout, struct smtp_caps *caps,
+read_reply(struct smtp *s, struct reply *r, int to, struct smtp_caps *caps,
     struct err *e)
 {
-	const char *line;
-	char msg[256];
-	size_t len;
-	int rc;
 	struct timespec now;
+	const char *line;
+	size_t len;
 	time_t end;
+	int rc;
 
 	memset(r, 0, offsetof(struct reply, text));
 	r->text[0] = '\0';
@@ -143,46 +258,32 @@ read_reply(struct smtp *s, struct reply *r, int timeout, struct smtp_caps *caps,
 	 * a multiline reply cannot stretch it line by line.
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	end = now.tv_sec + timeout;
+	end = now.tv_sec + to;
 	do {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec >= end) {
-			err_set(e, ERR_TEMPFAIL, "timed out after %d s", timeout);
-			return broken(s);
-		}
-		if (net_read_line(&s->net, &line, &len,
-		    (int)(end - now.tv_sec), e) == -1)
-			return broken(s);
+		if (now.tv_sec >= end)
+			return err_set(e, ERR_TEMPFAIL, "timed out after %d s",
+			    to);
+		if (net_read_line(&s->net, &line, &len, (int)(end - now.tv_sec),
+		    e) == -1)
+			return -1;
 		log_proto("<-", line, len);
-		if ((rc = smtp_reply_line(r, line, len, msg, sizeof(msg))) ==
-		    -1) {
-			err_set(e, ERR_PROTOCOL, "%s", msg);
-			return broken(s);
-		}
+		if ((rc = smtp_reply_line(r, line, len, e)) == -1)
+			return -1;
 		if (caps != NULL && r->nlines > 1 && len > 4)
 			smtp_caps_line(caps, line + 4, len - 4);
 	} while (rc == 0);
-	snprintf(s->last, sizeof(s->last), "%d %.*s", r->code,
-	    (int)strcspn(r->text, "\n"), r->text);
 	return 0;
-}
-
-int
-smtp_read_reply(struct smtp *s, struct reply *r, int timeout, struct err *e)
-{
-	return read_reply(s, r, timeout, NULL, e);
-}
-
-int
-smtp_timeout(const struct smtp *s, int dflt)
-{
-	return s->timeout > 0 ? s->timeout : dflt;
 }
 
 static int
 vqueue(struct smtp *s, int show, struct err *e, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 
+/*
+ * Queue a command line (CRLF added) without sending it.  With show >= 0,
+ * only the first show bytes appear in the -v transcript (secrets).
+ */
 static int
 vqueue(struct smtp *s, int show, struct err *e, const char *fmt, va_list ap)
 {
@@ -210,17 +311,19 @@ vqueue(struct smtp *s, int show, struct err *e, const char *fmt, va_list ap)
 			fprintf(stderr, "-> %.*s<redacted>\n", show, buf);
 		buf[n++] = '\r';
 		buf[n++] = '\n';
-		if ((rc = net_write(&s->net, buf, n, smtp_timeout(s, TO_COMMAND),
-		    e)) == -1)
-			broken(s);
+		rc = net_write(&s->net, buf, n, timeout(s, TO_COMMAND), e);
 	}
 	explicit_bzero(buf, used);
 	free(buf);
 	return rc;
 }
 
-int
-smtp_queue(struct smtp *s, int show, struct err *e, const char *fmt, ...)
+static int
+queue(struct smtp *s, int show, struct err *e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+queue(struct smtp *s, int show, struct err *e, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
@@ -231,51 +334,39 @@ smtp_queue(struct smtp *s, int show, struct err *e, const char *fmt, ...)
 	return rc;
 }
 
-int
-smtp_command(struct smtp *s, struct reply *r, int timeout, int show,
-    struct err *e, const char *fmt, ...)
+/* Send what is queued. */
+static int
+flush(struct smtp *s, int to, struct err *e)
 {
+	return net_flush(&s->net, to, e);
+}
+
+/*
+ * Send one command and read its reply, at step st.  Returns 0 with the
+ * reply in r, or -1 with res filled (a transport failure).
+ */
+static int
+command(struct smtp *s, struct reply *r, enum smtp_step st, int to, int show,
+    struct smtp_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+static int
+command(struct smtp *s, struct reply *r, enum smtp_step st, int to, int show,
+    struct smtp_result *res, const char *fmt, ...)
+{
+	struct err e;
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	rc = vqueue(s, show, e, fmt, ap);
+	rc = vqueue(s, show, &e, fmt, ap);
 	va_end(ap);
-	if (rc == -1)
-		return -1;
-	if (flush(s, smtp_timeout(s, TO_COMMAND), e) == -1)
-		return -1;
-	return smtp_read_reply(s, r, timeout, e);
-}
-
-int
-smtp_reply_error(struct smtp *s, const struct reply *r, const char *step,
-    enum err_kind perm, struct err *e)
-{
-	char text[512];
-	enum err_kind kind;
-
-	sanitize(text, sizeof(text), r->text, strcspn(r->text, "\n"));
-	if (r->code >= 400 && r->code < 500)
-		kind = ERR_TEMPFAIL;
-	else if (r->code >= 500)
-		kind = perm;
-	else
-		kind = ERR_PROTOCOL;
-	return err_set(e, kind, "%s: %s %s %d %s", s->host, step,
-	    kind == ERR_PROTOCOL ? "got unexpected reply" : "refused:",
-	    r->code, text);
-}
-
-/* Prefix a transport error with the hub and the step. */
-static int
-step_error(struct smtp *s, const char *step, struct err *e)
-{
-	char pre[300];
-
-	snprintf(pre, sizeof(pre), "%s: %s: ", s->host, step);
-	err_prefix(e, pre);
-	return -1;
+	if (rc == -1 && e.kind != ERR_TEMPFAIL)
+		return local(res, st, SMTP_PERM, &e);
+	if (rc == -1 || flush(s, timeout(s, TO_COMMAND), &e) == -1 ||
+	    read_reply(s, r, to, NULL, &e) == -1)
+		return lost(s, res, st, &e);
+	return 0;
 }
 
 void
@@ -310,7 +401,7 @@ smtp_caps_line(struct smtp_caps *c, const char *line, size_t len)
 		{ "8BITMIME", CAP_8BITMIME }, { "CHUNKING", CAP_CHUNKING },
 		{ "ENHANCEDSTATUSCODES", CAP_ENHANCED },
 		{ "SMTPUTF8", CAP_SMTPUTF8 }, { "SIZE", CAP_SIZE },
-		{ "AUTH", CAP_AUTH },
+		{ "AUTH", CAP_AUTH }, { "DSN", CAP_DSN },
 	};
 	const char *w;
 	char num[24];
@@ -356,109 +447,218 @@ smtp_caps_line(struct smtp_caps *c, const char *line, size_t len)
 	}
 }
 
+
 /*
- * EHLO.  With ctx (STARTTLS will follow), the TLS context is made while
- * the reply is on its way: on a long link its cost, a few milliseconds of
- * CPU, hides inside that round trip.  A failure is left for start_tls to
- * report, where it happened before.
+ * EHLO, or HELO when the server is not ESMTP (RFC 5321 3.2).  With
+ * prepare (STARTTLS will follow), the TLS context is made while the reply
+ * is on its way: on a long link its CPU hides inside that round trip.
  */
 static int
-ehlo(struct smtp *s, const char *helo, SSL_CTX **ctx, const struct config *c,
-    struct err *e)
+ehlo(struct smtp *s, int prepare, struct smtp_result *res)
 {
 	struct reply r;
-	struct err later;
-	int to = smtp_timeout(s, TO_COMMAND);
+	struct err e;
+	int to = timeout(s, TO_COMMAND);
 
-	if (smtp_queue(s, -1, e, "EHLO %s", helo) == -1 ||
-	    flush(s, to, e) == -1)
-		return step_error(s, "EHLO", e);
-	if (ctx != NULL && *ctx == NULL)
-		*ctx = tls_ctx_new(c, &later);
-	if (read_reply(s, &r, to, &s->ehlo, e) == -1)
-		return step_error(s, "EHLO", e);
+	if (queue(s, -1, &e, "EHLO %s", s->p.helo) == -1 ||
+	    flush(s, to, &e) == -1)
+		return lost(s, res, SMTP_STEP_EHLO, &e);
+	if (prepare)
+		net_tls_prepare(s->p.tls);
+	if (read_reply(s, &r, to, &s->ehlo, &e) == -1)
+		return lost(s, res, SMTP_STEP_EHLO, &e);
 	if (r.code == 250)
 		return 0;
 	if (r.code < 500 || r.code > 504)
-		return smtp_reply_error(s, &r, "EHLO", ERR_UNAVAILABLE, e);
-	/* Not an ESMTP server (RFC 5321 3.2): fall back to HELO. */
+		return refused(s, res, SMTP_STEP_EHLO, &r, ERR_UNAVAILABLE,
+		    NULL);
 	smtp_caps_init(&s->ehlo);
-	if (smtp_command(s, &r, to, -1, e, "HELO %s", helo) == -1)
-		return step_error(s, "HELO", e);
+	if (command(s, &r, SMTP_STEP_EHLO, to, -1, res, "HELO %s",
+	    s->p.helo) == -1)
+		return -1;
 	if (r.code != 250)
-		return smtp_reply_error(s, &r, "HELO", ERR_UNAVAILABLE, e);
+		return refused(s, res, SMTP_STEP_EHLO, &r, ERR_UNAVAILABLE,
+		    "HELO");
 	return 0;
 }
 
-/* Make the TLS context on first use, then run TLS on the connection. */
+/* TLS on the connection, at step st (implicit, or after STARTTLS). */
 static int
-start_tls(struct smtp *s, SSL_CTX **ctx, const struct config *c,
-    struct err *e)
+start_tls(struct smtp *s, enum smtp_step st, struct smtp_result *res)
 {
-	if (*ctx == NULL && (*ctx = tls_ctx_new(c, e)) == NULL)
+	struct err e;
+
+	if (net_start_tls(&s->net, s->p.tls, s->p.host, timeout(s,
+	    TO_CONNECT), &e) == -1) {
+		if (e.kind == ERR_TEMPFAIL)
+			return lost(s, res, st, &e);
+		s->broken = 1;
+		err_prefix(&e, ": ");
+		err_prefix(&e, smtp_step_name(st));
+		err_prefix(&e, ": ");
+		err_prefix(&e, s->p.host);
+		return local(res, st, SMTP_PERM, &e);
+	}
+	return 0;
+}
+
+/*
+ * AUTH with the mechanism chosen, the engine driving the SASL codec
+ * through every 334 challenge.  The engine, not the codec, refuses to
+ * send a secret in clear text to a hub off loopback.
+ */
+static int
+authenticate(struct smtp *s, struct smtp_result *res)
+{
+	struct reply r;
+	struct sasl sa;
+	struct err e;
+	const char *mech;
+	char *line = NULL, step[64];
+	int to = timeout(s, TO_COMMAND), tls = net_tls_active(&s->net), i;
+	int rc;
+
+	if (!tls && !net_loopback(&s->net)) {
+		err_set(&e, ERR_UNAVAILABLE, "%s: refusing to send the "
+		    "password "
+		    "over a connection without TLS (set UseSTARTTLS=YES or "
+		    "UseTLS=YES, or use a hub that offers STARTTLS)",
+		s->p.host);
+		return local(res, SMTP_STEP_AUTH, SMTP_PERM, &e);
+	}
+	if (!(s->ehlo.flags & CAP_AUTH)) {
+		err_set(&e, ERR_UNAVAILABLE, "%s: AuthUser is set but the hub "
+		    "offers no AUTH%s", s->p.host, tls ? "" :
+		    " (some hubs offer it only after STARTTLS)");
+		return local(res, SMTP_STEP_AUTH, SMTP_PERM, &e);
+	}
+	if ((mech = auth_choose(s->ehlo.auth, s->ehlo.auth_offered,
+	    s->p.auth_method, tls, &e)) == NULL) {
+		err_prefix(&e, ": ");
+		err_prefix(&e, s->p.host);
+		return local(res, SMTP_STEP_AUTH, SMTP_PERM, &e);
+	}
+	/* The secret: asked again on a reopen (an OAuth token may expire). */
+	if (s->secret == NULL && s->p.get_secret(s->p.secret_arg, s->opens > 1,
+	    &s->secret, &e) == -1)
+		return local(res, SMTP_STEP_AUTH, e.kind == ERR_TEMPFAIL ?
+		    SMTP_TEMP : SMTP_PERM, &e);
+	if (sasl_start(&sa, mech, s->p.auth_user, s->secret, s->p.host,
+	    s->port, &line, &e) == -1)
+		return local(res, SMTP_STEP_AUTH, SMTP_PERM, &e);
+	snprintf(step, sizeof(step), "AUTH %s", mech);
+	rc = line != NULL ? command(s, &r, SMTP_STEP_AUTH, to,
+	    (int)strlen(step) + 1, res, "AUTH %s %s", mech, line) :
+	    command(s, &r, SMTP_STEP_AUTH, to, -1, res, "AUTH %s", mech);
+	secret_free(line);
+	for (i = 0; rc == 0 && r.code == 334; i++) {
+		if (i == SASL_ROUNDS_MAX || sasl_step(&sa, r.text, r.textlen,
+		    &line, &e) == -1) {
+			/* Cancel (RFC 4954 4), then fail as the codec said. */
+			if (command(s, &r, SMTP_STEP_AUTH, to, -1, res, "*") == 0)
+				res->status = SMTP_PERM;
+			if (i == SASL_ROUNDS_MAX)
+				err_set(&e, ERR_PROTOCOL, "too many "
+				    "challenges");
+			err_prefix(&e, ": ");
+			err_prefix(&e, s->p.host);
+			return local(res, SMTP_STEP_AUTH, SMTP_PERM, &e);
+		}
+		rc = command(s, &r, SMTP_STEP_AUTH, to, 0, res, "%s", line);
+		secret_free(line);
+	}
+	if (rc == -1)
 		return -1;
-	return tls_start(&s->net, *ctx, c, s->host, smtp_timeout(s, TO_CONNECT),
-	    e);
+	if (r.code != 235)
+		return refused(s, res, SMTP_STEP_AUTH, &r, ERR_NOPERM, step);
+	log_info("authenticated with %s", mech);
+	return 0;
+}
+
+struct smtp *
+smtp_new(const struct smtp_params *p, struct err *e)
+{
+	struct smtp *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		err_set(e, ERR_OSERR, "out of memory");
+		return NULL;
+	}
+	s->p = *p;
+	s->port = p->port ? p->port : p->tls_mode == SMTP_TLS_IMPLICIT ? 465 :
+	    587;
+	net_init(&s->net);
+	return s;
 }
 
 int
-smtp_open(struct smtp *s, const struct config *c, const struct hub *h,
-    SSL_CTX **ctx, const char *helo, int family, struct err *e)
+smtp_open(struct smtp *s, struct smtp_result *res)
 {
 	struct reply r;
-	int implicit = c->use_tls && c->use_starttls != CONF_YES;
+	struct err e;
 	int starttls;
 
-	memset(s, 0, sizeof(*s));
-	net_init(&s->net);
-	s->host = h->host;
-	s->timeout = c->timeout;
-	s->port = h->port ? h->port : implicit ? 465 : 587;
-	if (net_connect(&s->net, h->host, s->port, family,
-	    smtp_timeout(s, TO_CONNECT), e) == -1)
+	result_init(res);
+	if (s->net.fd != -1)
+		smtp_close(s);
+	s->broken = s->quit_sent = 0;
+	s->txns = 0;
+	s->opens++;
+	if (net_connect(&s->net, s->p.host, s->port, s->p.family,
+	    timeout(s, TO_CONNECT), &e) == -1)
+		return local(res, SMTP_STEP_CONNECT, e.kind == ERR_NOHOST ?
+		    SMTP_PERM : SMTP_LOST, &e);
+	log_info("connected to %s", net_peer(&s->net));
+	if (s->p.tls_mode == SMTP_TLS_IMPLICIT &&
+	    start_tls(s, SMTP_STEP_TLS, res) == -1)
 		return -1;
-	log_info("connected to %s", s->net.peer);
-	if (implicit) {
-		if (start_tls(s, ctx, c, e) == -1)
-			return step_error(s, "TLS", e);
-		s->tls = 1;
+	if (read_reply(s, &r, timeout(s, TO_GREETING), NULL, &e) == -1)
+		return lost(s, res, SMTP_STEP_GREETING, &e);
+	if (r.code != 220)
+		return refused(s, res, SMTP_STEP_GREETING, &r, ERR_UNAVAILABLE,
+		    NULL);
+	if (ehlo(s, !net_tls_active(&s->net) &&
+	    s->p.tls_mode == SMTP_TLS_STARTTLS, res) == -1)
+		return -1;
+	starttls = !net_tls_active(&s->net) &&
+	    (s->p.tls_mode == SMTP_TLS_STARTTLS ||
+	    (s->p.tls_mode == SMTP_TLS_OFFERED &&
+	    (s->ehlo.flags & CAP_STARTTLS)));
+	if (starttls) {
+		if (!(s->ehlo.flags & CAP_STARTTLS)) {
+			err_set(&e, ERR_UNAVAILABLE, "%s: the hub does not "
+			    "offer STARTTLS, and UseSTARTTLS=YES requires it",
+			    s->p.host);
+			return local(res, SMTP_STEP_STARTTLS, SMTP_PERM, &e);
+		}
+		if (command(s, &r, SMTP_STEP_STARTTLS, timeout(s, TO_COMMAND),
+		    -1, res, "STARTTLS") == -1)
+			return -1;
+		if (r.code != 220)
+			return refused(s, res, SMTP_STEP_STARTTLS, &r,
+			    ERR_UNAVAILABLE, NULL);
+		/*
+		 * RFC 3207 5 and CVE-2011-0411: anything received before the
+		 * handshake was sent in clear and may be an injected reply.
+		 */
+		if (net_pending(&s->net) > 0) {
+			s->broken = 1;
+			err_set(&e, ERR_PROTOCOL, "%s: the hub sent data after "
+			    "its STARTTLS reply, before TLS started (possible "
+			    "injection); giving up", s->p.host);
+			return local(res, SMTP_STEP_STARTTLS, SMTP_PERM, &e);
+		}
+		if (start_tls(s, SMTP_STEP_STARTTLS, res) == -1)
+			return -1;
+		/* RFC 3207 4.2: forget what was learnt before TLS. */
+		if (ehlo(s, 0, res) == -1)
+			return -1;
 	}
-	if (smtp_read_reply(s, &r, smtp_timeout(s, TO_GREETING), e) == -1)
-		return step_error(s, "greeting", e);
-	if (r.code != 220)
-		return smtp_reply_error(s, &r, "greeting", ERR_UNAVAILABLE, e);
-	if (ehlo(s, helo, !s->tls && c->use_starttls == CONF_YES ? ctx : NULL,
-	    c, e) == -1)
+	if (s->p.auth_user != NULL && authenticate(s, res) == -1)
 		return -1;
-	if (s->tls)
-		return 0;
-	starttls = c->use_starttls == CONF_YES ||
-	    (c->use_starttls == CONF_UNSET && (s->ehlo.flags & CAP_STARTTLS));
-	if (!starttls)
-		return 0;
-	if (!(s->ehlo.flags & CAP_STARTTLS))
-		return err_set(e, ERR_UNAVAILABLE, "%s: the hub does not offer "
-		    "STARTTLS, and UseSTARTTLS=YES requires it", s->host);
-	if (smtp_command(s, &r, smtp_timeout(s, TO_COMMAND), -1, e,
-	    "STARTTLS") == -1)
-		return step_error(s, "STARTTLS", e);
-	if (r.code != 220)
-		return smtp_reply_error(s, &r, "STARTTLS", ERR_UNAVAILABLE, e);
-	/*
-	 * RFC 3207 5 and CVE-2011-0411: anything received before the
-	 * handshake was sent in clear and may be an injected reply.
-	 */
-	if (net_pending(&s->net) > 0)
-		return err_set(e, ERR_PROTOCOL, "%s: the hub sent data after "
-		    "its STARTTLS reply, before TLS started (possible "
-		    "injection); giving up", s->host);
-	if (start_tls(s, ctx, c, e) == -1)
-		return step_error(s, "STARTTLS", e);
-	s->tls = 1;
-	/* RFC 3207 4.2: forget what was learnt before TLS. */
-	return ehlo(s, helo, NULL, c, e);
+	s->open = 1;
+	return 0;
 }
-
 void
 dotenc_init(struct dotenc *d)
 {
@@ -540,7 +740,7 @@ send_message(struct smtp *s, const struct message *m, int stuff,
 	off_t off = m->hdr_end;
 	ssize_t n;
 	size_t olen, h, c;
-	int to = smtp_timeout(s, TO_DATA_BLOCK), rc = -1;
+	int to = timeout(s, TO_DATA_BLOCK), rc = -1;
 
 	in = malloc(BODY_CHUNK);
 	out = malloc(2 * BODY_CHUNK + 8);
@@ -583,45 +783,28 @@ done:
 	return rc;
 }
 
+
 /*
- * Read the replies to a pipelined MAIL and its RCPTs.  Returns 0 when all
- * were accepted, else -1 with e naming every refusal (ERR_NOUSER when one
- * is permanent) or the transport error (the session is then broken).
+ * xtext (RFC 3461 4): "+" and "=", and bytes outside "!" to "~", become
+ * "+" and two hex digits.  Returns -1 when out cannot hold it.
  */
 static int
-read_envelope(struct smtp *s, char * const *rcpts, size_t nrcpts,
-    struct err *e)
+xtext(const char *in, char *out, size_t size)
 {
-	struct reply r;
-	char refused[512] = "", shown[512];
-	size_t i, nref = 0;
-	int to = smtp_timeout(s, TO_COMMAND), mail_ok, perm = 0;
+	size_t o = 0;
 
-	if (smtp_read_reply(s, &r, to, e) == -1)
-		return step_error(s, "MAIL FROM", e);
-	if (!(mail_ok = r.code == 250))
-		smtp_reply_error(s, &r, "MAIL FROM", ERR_UNAVAILABLE, e);
-	for (i = 0; i < nrcpts; i++) {
-		if (smtp_read_reply(s, &r, to, e) == -1)
-			return step_error(s, "RCPT TO", e);
-		if (r.code == 250 || r.code == 251 || !mail_ok)
-			continue;
-		nref++;
-		perm |= r.code >= 500;
-		if (strlen(refused) < 300)
-			snprintf(refused + strlen(refused), sizeof(refused) -
-			    strlen(refused), "%s<%s> %d %.*s",
-			    nref > 1 ? "; " : "", rcpts[i], r.code,
-			    (int)strcspn(r.text, "\n"), r.text);
+	for (; *in != '\0'; in++) {
+		unsigned char c = *in;
+
+		if (o + 4 > size)
+			return -1;
+		if (c < '!' || c > '~' || c == '+' || c == '=')
+			o += snprintf(out + o, size - o, "+%02X", c);
+		else
+			out[o++] = c;
 	}
-	if (!mail_ok)
-		return -1;
-	if (nref == 0)
-		return 0;
-	sanitize(shown, sizeof(shown), refused, strlen(refused));
-	return err_set(e, perm ? ERR_NOUSER : ERR_TEMPFAIL, "%s: %zu "
-	    "recipient%s refused, nothing sent: %s", s->host, nref,
-	    nref > 1 ? "s" : "", shown);
+	out[o] = '\0';
+	return 0;
 }
 
 static int
@@ -633,171 +816,344 @@ ascii(const char *s)
 	return 1;
 }
 
+/* What one transaction has heard so far. */
+struct txn {
+	const struct smtp_txn *t;
+	int		 pipe;		/* PIPELINING: one flight */
+	int		 mail_ok;
+	int		 perm;		/* a refusal was permanent */
+	struct reply	 mail;		/* the refusal of MAIL */
+};
+
+/*
+ * The reply to MAIL (which == 0) or to RCPT which - 1: one reader for
+ * the envelope, lock-step or pipelined.  Refusals are kept in res.
+ */
+static int
+envelope_reply(struct smtp *s, struct txn *x, size_t which,
+    struct smtp_result *res)
+{
+	struct smtp_refusal *f;
+	struct reply r;
+	struct err e;
+
+	if (read_reply(s, &r, timeout(s, TO_COMMAND), NULL, &e) == -1)
+		return lost(s, res, which == 0 ? SMTP_STEP_MAIL :
+		    SMTP_STEP_RCPT, &e);
+	if (which == 0) {
+		if (!(x->mail_ok = r.code == 250))
+			x->mail = r;
+		return 0;
+	}
+	if (r.code == 250 || r.code == 251 || !x->mail_ok)
+		return 0;
+	if (res->refused == NULL && (res->refused = calloc(x->t->nrcpts,
+	    sizeof(*res->refused))) == NULL) {
+		err_set(&e, ERR_OSERR, "out of memory");
+		return local(res, SMTP_STEP_RCPT, SMTP_PERM, &e);
+	}
+	f = &res->refused[res->nrefused++];
+	f->rcpt = which - 1;
+	f->code = r.code;
+	sanitize(f->text, sizeof(f->text), r.text, strcspn(r.text, "\n"));
+	x->perm |= r.code >= 500;
+	keep_reply(s, res, &r);
+	return 0;
+}
+
+/* The outcome of the envelope: 0 when MAIL and every RCPT were taken. */
+static int
+envelope_result(struct smtp *s, struct txn *x, struct smtp_result *res)
+{
+	char list[600] = "";
+	size_t i, n = res->nrefused;
+
+	if (!x->mail_ok)
+		return refused(s, res, SMTP_STEP_MAIL, &x->mail,
+		    ERR_UNAVAILABLE, NULL);
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n && strlen(list) < 300; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+		    "%s<%s> %d %s", i ? "; " : "",
+		    x->t->rcpts[res->refused[i].rcpt], res->refused[i].code,
+		    res->refused[i].text);
+	res->step = SMTP_STEP_RCPT;
+	res->status = SMTP_REFUSED;
+	/* All or nothing: nothing is sent when any recipient is refused. */
+	return err_set(&res->err, x->perm ? ERR_NOUSER : ERR_TEMPFAIL, "%s: "
+	    "%zu recipient%s refused, nothing sent: %s", s->p.host, n,
+	    n > 1 ? "s" : "", list);
+}
+
+/* After a refusal before any data: RSET keeps the session usable. */
+static void
+reset(struct smtp *s)
+{
+	struct smtp_result ignored;
+	struct reply r;
+
+	result_init(&ignored);
+	if (s->broken || command(s, &r, SMTP_STEP_RSET, timeout(s,
+	    TO_COMMAND), -1, &ignored, "RSET") == -1 || r.code != 250)
+		s->broken = 1;
+	if (s->broken)
+		smtp_close(s);
+}
+
+/* A transaction refused or broken after data went out: end the session. */
+static int
+end_session(struct smtp *s, int rc)
+{
+	smtp_close(s);
+	return rc;
+}
+
 /* Queue QUIT behind the last group (RFC 2920 3.1 allows it). */
 static int
 queue_quit(struct smtp *s, struct err *e)
 {
-	if (smtp_queue(s, -1, e, "QUIT") == -1)
+	if (queue(s, -1, e, "QUIT") == -1)
 		return -1;
 	s->quit_sent = 1;
 	return 0;
 }
 
-/*
- * CHUNKING (RFC 3030) with PIPELINING: MAIL, RCPT, "BDAT n LAST" with the
- * whole message, and QUIT, in one flight.  Only for one recipient: data
- * sent before a RCPT is refused would reach the others, so with several
- * the DATA path (which can still hang up) keeps all or nothing.
- */
-static int
-send_bdat(struct smtp *s, char * const *rcpts, const struct message *m,
-    unsigned long long size, struct err *e)
-{
-	struct reply r;
-	int to = smtp_timeout(s, TO_DATA_BLOCK);
-
-	if (smtp_queue(s, -1, e, "BDAT %llu LAST", size) == -1)
-		return -1;
-	log_info("sending %llu bytes", size);
-	if (send_message(s, m, 0, e) == -1 || queue_quit(s, e) == -1 ||
-	    flush(s, to, e) == -1)
-		return step_error(s, "sending the message", e);
-	if (read_envelope(s, rcpts, 1, e) == -1)
-		return -1;
-	if (smtp_read_reply(s, &r, smtp_timeout(s, TO_DATA_END), e) == -1) {
-		err_prefix(e, "the hub may or may not have the message: ");
-		return step_error(s, "BDAT", e);
-	}
-	if (r.code != 250)
-		return smtp_reply_error(s, &r, "BDAT", ERR_UNAVAILABLE, e);
-	return 0;
-}
+static int	transaction(struct smtp *, const struct smtp_txn *, int,
+		    struct smtp_result *);
 
 int
-smtp_send(struct smtp *s, const char *from, char * const *rcpts,
-    size_t nrcpts, const struct message *m, struct err *e)
+smtp_send(struct smtp *s, const struct smtp_txn *t, int last,
+    struct smtp_result *res)
 {
-	struct reply r;
-	char params[64] = "", what[300];
-	unsigned long long size = msg_wire_size(m);
-	size_t i;
-	int pipe = (s->ehlo.flags & CAP_PIPELINING) != 0, utf8;
-	int to = smtp_timeout(s, TO_COMMAND);
+	int reused = s->open && s->txns > 0;
 
+	if (transaction(s, t, last, res) == 0)
+		return 0;
+	/*
+	 * A session kept open from an earlier transaction may have been
+	 * closed by the hub meanwhile (an idle timeout, a restart): when
+	 * the connection failed before any of the data went out, nothing
+	 * can have been taken, so one more try on a new connection is safe.
+	 */
+	if (s->bdat_refused) {
+		s->bdat_refused = 0;
+		log_info("%s: the hub offers CHUNKING but refused BDAT; sending "
+		    "with DATA on a new connection, and no BDAT to it again",
+		    s->p.host);
+		smtp_result_free(res);
+		return transaction(s, t, last, res);
+	}
+	if (!reused || res->status != SMTP_LOST ||
+	    res->step >= SMTP_STEP_BODY)
+		return -1;
+	log_info("%s; trying again on a new connection", res->err.msg);
+	smtp_result_free(res);
+	smtp_close(s);
+	return transaction(s, t, last, res);
+}
+
+/* One transaction, on the open session or a new one. */
+static int
+transaction(struct smtp *s, const struct smtp_txn *t, int last,
+    struct smtp_result *res)
+{
+	struct txn x = { t, 0, 1, 0, { 0 } };
+	struct reply r;
+	struct err e;
+	char params[1024] = "", rparams[1024] = "", xt[800];
+	unsigned long long size = msg_wire_size(t->msg);
+	size_t i;
+	int utf8, bdat, dsn, to = timeout(s, TO_COMMAND);
+
+	if (!s->open && smtp_open(s, res) == -1)
+		return -1;
+	result_init(res);
+	s->txns++;
 	/* RFC 1870 6: check the hub's limit before sending anything. */
-	if ((s->ehlo.flags & CAP_SIZE) && s->ehlo.size_max > 0 && size > s->ehlo.size_max)
-		return err_set(e, ERR_UNAVAILABLE, "%s: message of %llu bytes "
-		    "is larger than the hub's limit of %lu bytes (SIZE)",
-		    s->host, size, s->ehlo.size_max);
+	if ((s->ehlo.flags & CAP_SIZE) && s->ehlo.size_max > 0 &&
+	    size > s->ehlo.size_max) {
+		err_set(&e, ERR_UNAVAILABLE, "%s: message of %llu bytes is "
+		    "larger than the hub's limit of %lu bytes (SIZE)",
+		    s->p.host, size, s->ehlo.size_max);
+		return local(res, SMTP_STEP_MAIL, SMTP_PERM, &e);
+	}
 	if (s->ehlo.flags & CAP_SIZE)
 		snprintf(params, sizeof(params), " SIZE=%llu", size);
-	if (m->eightbit && (s->ehlo.flags & CAP_8BITMIME))
+	if (t->msg->eightbit && (s->ehlo.flags & CAP_8BITMIME))
 		strlcat(params, " BODY=8BITMIME", sizeof(params));
 	/* RFC 6531 3.4: an address that is not ASCII needs SMTPUTF8. */
-	for (i = 0, utf8 = !ascii(from); i < nrcpts && !utf8; i++)
-		utf8 = !ascii(rcpts[i]);
-	if (utf8 && !(s->ehlo.flags & CAP_SMTPUTF8))
-		return err_set(e, ERR_UNAVAILABLE, "%s: an address is not "
-		    "ASCII and the hub does not offer SMTPUTF8", s->host);
+	for (i = 0, utf8 = !ascii(t->from); i < t->nrcpts && !utf8; i++)
+		utf8 = !ascii(t->rcpts[i]);
+	if (utf8 && !(s->ehlo.flags & CAP_SMTPUTF8)) {
+		err_set(&e, ERR_UNAVAILABLE, "%s: an address is not ASCII and "
+		    "the hub does not offer SMTPUTF8", s->p.host);
+		return local(res, SMTP_STEP_MAIL, SMTP_PERM, &e);
+	}
 	if (utf8)
 		strlcat(params, " SMTPUTF8", sizeof(params));
+	/* DSN (RFC 3461 4.3, 4.4): RET and ENVID on MAIL. */
+	dsn = (s->ehlo.flags & CAP_DSN) != 0;
+	if (!dsn && (t->notify || t->ret || t->envid))
+		log_info("%s: the hub does not offer DSN; the delivery status "
+		    "notification request is dropped", s->p.host);
+	if (dsn && t->ret != NULL)
+		snprintf(params + strlen(params), sizeof(params) -
+		    strlen(params), " RET=%s", t->ret);
+	if (dsn && t->envid != NULL && xtext(t->envid, xt, sizeof(xt)) == 0)
+		snprintf(params + strlen(params), sizeof(params) -
+		    strlen(params), " ENVID=%s", xt);
+	x.pipe = (s->ehlo.flags & CAP_PIPELINING) != 0;
+	/*
+	 * CHUNKING (RFC 3030) with PIPELINING: MAIL, RCPT, "BDAT n LAST" with
+	 * the whole message (and QUIT) in one flight.  Only for one
+	 * recipient: data sent before a RCPT is refused would reach the
+	 * others, so with several the DATA path keeps all or nothing.
+	 */
+	bdat = x.pipe && t->nrcpts == 1 && (s->ehlo.flags & CAP_CHUNKING) &&
+	    !s->p.no_chunking && !s->no_chunking;
 
-	if (smtp_queue(s, -1, e, "MAIL FROM:<%s>%s", from, params) == -1)
+	/*
+	 * The envelope in one shape: each command is queued; lock-step
+	 * flushes and reads its reply at once, PIPELINING flushes the group
+	 * once (RFC 2920 3.1: DATA or BDAT ends it) and reads them after.
+	 */
+	if (queue(s, -1, &e, "MAIL FROM:<%s>%s", t->from, params) == -1)
+		return e.kind == ERR_TEMPFAIL ? lost(s, res, SMTP_STEP_MAIL,
+		    &e) : local(res, SMTP_STEP_MAIL, SMTP_PERM, &e);
+	if (!x.pipe && (flush(s, to, &e) == -1 ? lost(s, res, SMTP_STEP_MAIL,
+	    &e) : envelope_reply(s, &x, 0, res)) == -1)
 		return -1;
-	if (!pipe) {
-		if (flush(s, to, e) == -1 ||
-		    smtp_read_reply(s, &r, to, e) == -1)
-			return step_error(s, "MAIL FROM", e);
-		if (r.code != 250) {
-			smtp_reply_error(s, &r, "MAIL FROM", ERR_UNAVAILABLE, e);
-			goto reset;
-		}
-	}
-	for (i = 0; i < nrcpts; i++) {
-		if (smtp_queue(s, -1, e, "RCPT TO:<%s>", rcpts[i]) == -1)
+	for (i = 0; i < t->nrcpts && x.mail_ok; i++) {
+		/* RFC 3461 4.1, 4.2: NOTIFY, and ORCPT, the address as given. */
+		*rparams = '\0';
+		if (dsn && t->notify != NULL && xtext(t->rcpts[i], xt,
+		    sizeof(xt)) == 0)
+			snprintf(rparams, sizeof(rparams), " NOTIFY=%s "
+			    "ORCPT=rfc822;%s", t->notify, xt);
+		if (queue(s, -1, &e, "RCPT TO:<%s>%s", t->rcpts[i],
+		    rparams) == -1)
+			return e.kind == ERR_TEMPFAIL ? lost(s, res,
+			    SMTP_STEP_RCPT, &e) : local(res, SMTP_STEP_RCPT,
+			    SMTP_PERM, &e);
+		if (!x.pipe && (flush(s, to, &e) == -1 ? lost(s, res,
+		    SMTP_STEP_RCPT, &e) : envelope_reply(s, &x, i + 1, res)) ==
+		    -1)
 			return -1;
-		if (pipe)
-			continue;
-		if (flush(s, to, e) == -1 ||
-		    smtp_read_reply(s, &r, to, e) == -1)
-			return step_error(s, "RCPT TO", e);
-		if (r.code != 250 && r.code != 251) {
-			snprintf(what, sizeof(what), "RCPT TO:<%s>", rcpts[i]);
-			smtp_reply_error(s, &r, what, ERR_NOUSER, e);
-			goto reset;
-		}
 	}
-	if (pipe && nrcpts == 1 && (s->ehlo.flags & CAP_CHUNKING))
-		return send_bdat(s, rcpts, m, size, e);
-	if (pipe) {
-		/* RFC 2920 3.1: DATA ends the group; read every reply. */
-		if (smtp_queue(s, -1, e, "DATA") == -1 ||
-		    flush(s, to, e) == -1)
-			return step_error(s, "MAIL FROM", e);
-		if (read_envelope(s, rcpts, nrcpts, e) == -1) {
-			if (s->broken)
+	if (!x.pipe && envelope_result(s, &x, res) == -1) {
+		reset(s);
+		return -1;
+	}
+	if (bdat) {
+		if (queue(s, -1, &e, "BDAT %llu LAST", size) == -1)
+			return lost(s, res, SMTP_STEP_MAIL, &e);
+		log_info("sending %llu bytes", size);
+		if (send_message(s, t->msg, 0, &e) == -1 ||
+		    (last && queue_quit(s, &e) == -1) ||
+		    flush(s, timeout(s, TO_DATA_BLOCK), &e) == -1)
+			return lost(s, res, SMTP_STEP_BODY, &e);
+		for (i = 0; i <= t->nrcpts; i++)
+			if (envelope_reply(s, &x, i, res) == -1)
 				return -1;
-			if (smtp_read_reply(s, &r, smtp_timeout(s,
-			    TO_DATA_INIT), &(struct err){ 0 }) == -1)
+		/* The chunk went out: whatever the replies, no going on. */
+		if (read_reply(s, &r, timeout(s, TO_DATA_END), NULL, &e) == -1)
+			return end_session(s, lost(s, res, SMTP_STEP_BDAT, &e));
+		if ((r.code == 500 || r.code == 502) && x.mail_ok &&
+		    res->nrefused == 0) {
+			/*
+			 * It offered CHUNKING, then did not know BDAT: it may
+			 * be reading the chunk as commands, and nobody knows
+			 * how many replies are still coming.  Leave at once
+			 * (no RSET, no QUIT); the caller sends with DATA.
+			 */
+			refused(s, res, SMTP_STEP_BDAT, &r, ERR_UNAVAILABLE,
+			    NULL);
+			s->no_chunking = s->bdat_refused = s->broken = 1;
+			return end_session(s, -1);
+		}
+		if (envelope_result(s, &x, res) == -1)
+			return end_session(s, -1);
+		if (r.code != 250)
+			return end_session(s, refused(s, res, SMTP_STEP_BDAT,
+			    &r, ERR_UNAVAILABLE, NULL));
+		keep_reply(s, res, &r);
+		res->step = SMTP_STEP_BDAT;
+		return 0;
+	}
+	if (x.pipe) {
+		if (queue(s, -1, &e, "DATA") == -1 || flush(s, to, &e) == -1)
+			return lost(s, res, SMTP_STEP_MAIL, &e);
+		for (i = 0; i <= t->nrcpts; i++)
+			if (envelope_reply(s, &x, i, res) == -1)
 				return -1;
-			if (r.code == 354) {
+		if (read_reply(s, &r, timeout(s, TO_DATA_INIT), NULL, &e) == -1)
+			return lost(s, res, SMTP_STEP_DATA, &e);
+		if (envelope_result(s, &x, res) == -1) {
+			if (r.code == 354)
 				/*
 				 * The hub waits for data we will not send:
 				 * hanging up discards the transaction.
 				 */
-				net_close(&s->net);
-				return -1;
-			}
-			goto reset;
+				return end_session(s, (s->broken = 1, -1));
+			reset(s);
+			return -1;
 		}
-		if (smtp_read_reply(s, &r, smtp_timeout(s, TO_DATA_INIT), e) ==
-		    -1)
-			return step_error(s, "DATA", e);
-	} else if (smtp_command(s, &r, smtp_timeout(s, TO_DATA_INIT), -1, e,
-	    "DATA") == -1)
-		return step_error(s, "DATA", e);
+	} else if (command(s, &r, SMTP_STEP_DATA, timeout(s, TO_DATA_INIT), -1,
+	    res, "DATA") == -1)
+		return -1;
 	if (r.code != 354) {
-		smtp_reply_error(s, &r, "DATA", ERR_UNAVAILABLE, e);
-		goto reset;
+		refused(s, res, SMTP_STEP_DATA, &r, ERR_UNAVAILABLE, NULL);
+		reset(s);
+		return -1;
 	}
 	log_info("sending %llu bytes", size);
-	if (send_message(s, m, 1, e) == -1 || (pipe && queue_quit(s, e) ==
-	    -1) || flush(s, smtp_timeout(s, TO_DATA_BLOCK), e) == -1)
-		return step_error(s, "sending the message", e);
-	if (smtp_read_reply(s, &r, smtp_timeout(s, TO_DATA_END), e) == -1) {
-		err_prefix(e, "the hub may or may not have the message: ");
-		return step_error(s, "end of data", e);
-	}
+	if (send_message(s, t->msg, 1, &e) == -1 || (x.pipe && last &&
+	    queue_quit(s, &e) == -1) || flush(s, timeout(s, TO_DATA_BLOCK),
+	    &e) == -1)
+		return end_session(s, lost(s, res, SMTP_STEP_BODY, &e));
+	if (read_reply(s, &r, timeout(s, TO_DATA_END), NULL, &e) == -1)
+		return end_session(s, lost(s, res, SMTP_STEP_END, &e));
 	if (r.code != 250)
-		return smtp_reply_error(s, &r, "end of data", ERR_UNAVAILABLE,
-		    e);
+		return end_session(s, refused(s, res, SMTP_STEP_END, &r,
+		    ERR_UNAVAILABLE, NULL));
+	keep_reply(s, res, &r);
+	res->step = SMTP_STEP_END;
 	return 0;
-reset:
-	/* Keep the session usable and leave no half transaction behind. */
-	if (s->net.fd != -1 && smtp_command(s, &r, to, -1, &(struct err){0},
-	    "RSET") == -1)
-		net_close(&s->net);
-	return -1;
-}
-
-void
-smtp_quit(struct smtp *s)
-{
-	struct reply r;
-	struct err e;
-
-	if (!s->broken && s->net.fd != -1 && s->net.wbuf != NULL) {
-		if (s->quit_sent)	/* pipelined: only its reply is due */
-			smtp_read_reply(s, &r, smtp_timeout(s, TO_QUIT), &e);
-		else
-			smtp_command(s, &r, smtp_timeout(s, TO_QUIT), -1, &e,
-			    "QUIT");
-	}
-	net_close(&s->net);
 }
 
 void
 smtp_close(struct smtp *s)
 {
+	struct reply r;
+	struct err e;
+	int to = timeout(s, TO_QUIT);
+
+	/* QUIT only in step: a broken session is in no state to answer. */
+	if (s->net.fd != -1 && !s->broken) {
+		if (s->quit_sent)	/* pipelined: only its reply is due */
+			read_reply(s, &r, to, NULL, &e);
+		else if (queue(s, -1, &e, "QUIT") == 0 &&
+		    flush(s, to, &e) == 0)
+			read_reply(s, &r, to, NULL, &e);
+	}
 	net_close(&s->net);
+	s->open = 0;
+	s->quit_sent = 0;
+}
+
+void
+smtp_free(struct smtp *s)
+{
+	if (s == NULL)
+		return;
+	smtp_close(s);
+	secret_free(s->secret);
+	free(s);
+}
+
+void
+smtp_cleanup(void)
+{
+	net_cleanup();
 }

@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,13 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "auth.h"
+#include "buf.h"
 #include "config.h"
 #include "deadletter.h"
 #include "log.h"
 #include "message.h"
+#include "secret.h"
 #include "smtp.h"
-#include "tls.h"
 
 #ifndef VERSION
 #define VERSION		"0.1"
@@ -37,7 +38,7 @@
 enum mode {
 	MODE_SEND,		/* -bm, the default */
 	MODE_QUEUE,		/* -bp, mailq: simulated */
-	MODE_ALIASES,		/* -bi, newaliases: ignored */
+	MODE_ALIASES,		/* -bi, newaliases: check the Aliases file */
 	MODE_RUNQ,		/* -q: simulated */
 	MODE_VERSION,		/* -V, --version */
 	MODE_HELP		/* --help */
@@ -54,6 +55,9 @@ struct opts {
 	int		 ignore_dots;	/* -i, -oi */
 	int		 from_headers;	/* -t */
 	int		 family;	/* -4, -6 */
+	char		 notify[32];	/* -N, as NOTIFY= wants it */
+	const char	*ret;		/* -R: FULL or HDRS */
+	const char	*envid;		/* -V<envid> */
 	char	       **args;		/* recipients */
 	int		 nargs;
 };
@@ -61,8 +65,11 @@ struct opts {
 struct rcpts {
 	char	**v;
 	size_t	 n, cap;
+	size_t	*slots;			/* a hash set: index + 1, or 0 */
+	size_t	 nslots;
 	const struct config *conf;
 	const char *domain;		/* to qualify bare names */
+	const char *hostname;		/* local: @it, @localhost, bare */
 	enum err_kind kind;		/* for errors: usage or data */
 	struct err *e;
 };
@@ -175,6 +182,58 @@ parse_a(struct opts *o, char **argv, int *i, char *p, struct err *e)
 }
 
 /*
+ * -N never | a list of success, failure and delay (RFC 3461 4.1), into
+ * NOTIFY='s form.
+ */
+static int
+parse_notify(struct opts *o, const char *v, struct err *e)
+{
+	static const char *words[] = { "success", "failure", "delay" };
+	char copy[64], *p = copy, *w;
+	size_t i;
+	int seen = 0;
+
+	*o->notify = '\0';
+	if (strcasecmp(v, "never") == 0) {
+		strlcpy(o->notify, "NEVER", sizeof(o->notify));
+		return 0;
+	}
+	if (strlcpy(copy, v, sizeof(copy)) >= sizeof(copy))
+		return err_set(e, ERR_USAGE, "-N: \"%.40s...\" is too long", v);
+	while ((w = strsep(&p, ",")) != NULL) {
+		for (i = 0; i < 3 && strcasecmp(w, words[i]) != 0; i++)
+			;
+		if (i == 3 || (seen & (1 << i)))
+			return err_set(e, ERR_USAGE, "-N %s: expected never, or "
+			    "success, failure and delay separated by commas",
+			    v);
+		seen |= 1 << i;
+		if (*o->notify != '\0')
+			strlcat(o->notify, ",", sizeof(o->notify));
+		strlcat(o->notify, i == 0 ? "SUCCESS" : i == 1 ? "FAILURE" :
+		    "DELAY", sizeof(o->notify));
+	}
+	return 0;
+}
+
+/* -V<envid>: printable ASCII, at most 100 characters (RFC 3461 4.4). */
+static int
+parse_envid(struct opts *o, const char *v, struct err *e)
+{
+	const char *p;
+
+	if (strlen(v) > 100)
+		return err_set(e, ERR_USAGE, "-V: the envelope id is longer "
+		    "than 100 characters");
+	for (p = v; *p != '\0'; p++)
+		if (*p < ' ' || *p > '~')
+			return err_set(e, ERR_USAGE, "-V: the envelope id must "
+			    "be printable ASCII");
+	o->envid = v;
+	return 0;
+}
+
+/*
  * Parse sendmail's command line (sSMTP 2.64's options, plus what callers
  * pass to sendmail).  Returns 0, or -1 with ERR_USAGE.
  */
@@ -226,8 +285,14 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 				o->family = AF_INET6;
 				continue;
 			case 'V':
-				o->mode = MODE_VERSION;
-				continue;
+				/* -V<envid> (DSN); a bare -V: the version. */
+				if (p[1] == '\0') {
+					o->mode = MODE_VERSION;
+					continue;
+				}
+				if (parse_envid(o, p + 1, e) == -1)
+					return -1;
+				break;
 			case 'a':
 				if (parse_a(o, argv, &i, p + 1, e) == -1)
 					return -1;
@@ -252,6 +317,18 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 					o->sender = v;
 				else if (c == 'F')
 					o->fullname = v;
+				else if (c == 'N' && parse_notify(o, v, e) == -1)
+					return -1;
+				else if (c == 'R') {
+					if (strcasecmp(v, "hdrs") == 0)
+						o->ret = "HDRS";
+					else if (strcasecmp(v, "full") == 0)
+						o->ret = "FULL";
+					else
+						return err_set(e, ERR_USAGE,
+						    "-R %s: expected hdrs or "
+						    "full", v);
+				}
 				else if (c == 'o' && strcmp(v, "i") == 0)
 					o->ignore_dots = 1;
 				else if (c == 'o' && v[0] == 'o')
@@ -339,15 +416,80 @@ rcpt_fail(struct rcpts *r, const char *fmt, ...)
 	return 1;
 }
 
-/* Add one recipient: qualified, mapped by Root, checked, sent once. */
-static int
-rcpt_add(void *arg, const char *a)
+/*
+ * The hash of an address as a mailbox: the local part byte for byte, the
+ * domain without case (RFC 5321 2.4: "Bob" and "bob" may be two
+ * mailboxes; domains are not case-sensitive).  FNV-1a.
+ */
+static size_t
+rcpt_hash(const char *a)
 {
-	struct rcpts *r = arg;
+	const char *at = strrchr(a, '@'), *p;
+	uint64_t h = 14695981039346656037ULL;
+
+	for (p = a; *p != '\0'; p++) {
+		h ^= (unsigned char)(at != NULL && p > at ?
+		    tolower((unsigned char)*p) : *p);
+		h *= 1099511628211ULL;
+	}
+	return (size_t)h;
+}
+
+static int
+rcpt_same(const char *a, const char *b)
+{
+	const char *x = strrchr(a, '@'), *y = strrchr(b, '@');
+	size_t la = x ? (size_t)(x - a) : strlen(a);
+	size_t lb = y ? (size_t)(y - b) : strlen(b);
+
+	return la == lb && memcmp(a, b, la) == 0 && (x == NULL) == (y == NULL) &&
+	    (x == NULL || strcasecmp(x, y) == 0);
+}
+
+/* The slot of address a: where it is, or the empty one it would take. */
+static size_t
+rcpt_slot(const struct rcpts *r, const char *a)
+{
+	size_t i = rcpt_hash(a) & (r->nslots - 1);
+
+	while (r->slots[i] != 0 && !rcpt_same(r->v[r->slots[i] - 1], a))
+		i = (i + 1) & (r->nslots - 1);
+	return i;
+}
+
+/* Keep the set at most half full: grow it (a power of two) and rehash. */
+static int
+rcpt_grow(struct rcpts *r)
+{
+	size_t *old = r->slots, oldn = r->nslots, i;
+
+	if (r->nslots != 0 && (r->n + 1) * 2 <= r->nslots)
+		return 0;
+	r->nslots = r->nslots ? r->nslots * 2 : 64;
+	if ((r->slots = calloc(r->nslots, sizeof(*r->slots))) == NULL) {
+		r->slots = old;
+		r->nslots = oldn;
+		return -1;
+	}
+	for (i = 0; i < oldn; i++)
+		if (old[i] != 0)
+			r->slots[rcpt_slot(r, r->v[old[i] - 1])] = old[i];
+	free(old);
+	return 0;
+}
+
+/*
+ * Add one recipient: qualified, mapped by Root, checked, sent once (in
+ * the order first seen; a hash set keeps 100,000 of them linear).
+ */
+static int
+rcpt_one(struct rcpts *r, const char *a)
+{
 	struct passwd *pw;
-	char buf[ADDR_MAX + 1], msg[300];
+	char buf[ADDR_MAX + 1];
+	struct err ae;
 	const char *use = a;
-	size_t i;
+	size_t slot;
 	char **nv;
 
 	if (strchr(a, '@') == NULL) {
@@ -363,11 +505,12 @@ rcpt_add(void *arg, const char *a)
 			use = buf;
 		}
 	}
-	if (addr_check(use, 0, msg, sizeof(msg)) == -1)
-		return rcpt_fail(r, "recipient %s: %s", a, msg);
-	for (i = 0; i < r->n; i++)
-		if (strcasecmp(r->v[i], use) == 0)
-			return 0;
+	if (addr_check(use, 0, &ae) == -1)
+		return rcpt_fail(r, "recipient %s: %s", a, ae.msg);
+	if (rcpt_grow(r) == -1)
+		return err_set(r->e, ERR_OSERR, "out of memory"), 1;
+	if (r->slots[slot = rcpt_slot(r, use)] != 0)
+		return 0;		/* already a recipient */
 	if (r->n == RCPTS_MAX)
 		return rcpt_fail(r, "more than %d recipients", RCPTS_MAX);
 	if (r->n == r->cap) {
@@ -378,8 +521,79 @@ rcpt_add(void *arg, const char *a)
 	}
 	if ((r->v[r->n] = strdup(use)) == NULL)
 		return err_set(r->e, ERR_OSERR, "out of memory"), 1;
-	r->n++;
+	r->slots[slot] = ++r->n;
 	return 0;
+}
+
+#define ALIAS_DEPTH_MAX	8
+
+/*
+ * The local part of a local recipient (a bare name, or one at localhost
+ * or at Hostname), or NULL when it is not local.
+ */
+static const char *
+local_name(const struct rcpts *r, const char *a, char *buf, size_t size)
+{
+	const char *at = strrchr(a, '@');
+
+	if (at == NULL)
+		return a;
+	if (strcasecmp(at + 1, "localhost") != 0 &&
+	    strcasecmp(at + 1, r->hostname) != 0)
+		return NULL;
+	if ((size_t)(at - a) >= size)
+		return NULL;
+	memcpy(buf, a, at - a);
+	buf[at - a] = '\0';
+	return buf;
+}
+
+/*
+ * A recipient through the Aliases file: a local name found there (or
+ * caught by its "default" entry) stands for its addresses, each mapped
+ * again, to ALIAS_DEPTH_MAX; a loop is a configuration error.  "\name"
+ * is taken as it is.  The headers are not touched.
+ */
+static int
+rcpt_expand(struct rcpts *r, const char *a, const char **chain, int depth)
+{
+	const struct alias *al;
+	const char *name;
+	char buf[ADDR_MAX + 1];
+	size_t k;
+	int i, rc;
+
+	if (r->conf->naliases == 0 ||
+	    (name = local_name(r, a, buf, sizeof(buf))) == NULL)
+		return rcpt_one(r, a);
+	if (*name == '\\')
+		return rcpt_one(r, name + 1);
+	if ((al = conf_alias(r->conf, name)) == NULL &&
+	    (al = conf_alias(r->conf, "default")) == NULL)
+		return rcpt_one(r, a);
+	for (i = 0; i < depth; i++)
+		if (strcasecmp(chain[i], al->name) == 0)
+			return err_set(r->e, ERR_CONFIG, "%s:%zu: alias %s "
+			    "leads back to itself (a loop)",
+			    r->conf->aliases_path, al->line, al->name), 1;
+	if (depth == ALIAS_DEPTH_MAX)
+		return err_set(r->e, ERR_CONFIG, "%s:%zu: alias %s: more than "
+		    "%d aliases in a chain", r->conf->aliases_path, al->line,
+		    al->name, ALIAS_DEPTH_MAX), 1;
+	chain[depth] = al->name;
+	for (k = 0; k < al->nto; k++)
+		if ((rc = rcpt_expand(r, al->to[k], chain, depth + 1)) != 0)
+			return rc;
+	return 0;
+}
+
+/* The callback of the address parser: one recipient, aliases applied. */
+static int
+rcpt_add(void *arg, const char *a)
+{
+	const char *chain[ALIAS_DEPTH_MAX];
+
+	return rcpt_expand(arg, a, chain, 0);
 }
 
 static void
@@ -390,6 +604,7 @@ rcpts_free(struct rcpts *r)
 	for (i = 0; i < r->n; i++)
 		free(r->v[i]);
 	free(r->v);
+	free(r->slots);
 }
 
 /* Qualify a bare sender name with the domain into buf. */
@@ -397,7 +612,7 @@ static int
 qualify(const char *a, const char *domain, char *buf, size_t size,
     enum err_kind kind, struct err *e)
 {
-	char msg[300];
+	struct err ae;
 
 	if (*a == '\0' || strcmp(a, "<>") == 0) {
 		*buf = '\0';	/* the null sender */
@@ -409,8 +624,8 @@ qualify(const char *a, const char *domain, char *buf, size_t size,
 			    a);
 	} else
 		strlcpy(buf, a, size);
-	if (addr_check(buf, 0, msg, sizeof(msg)) == -1)
-		return err_set(e, kind, "sender %s: %s", a, msg);
+	if (addr_check(buf, 0, &ae) == -1)
+		return err_set(e, kind, "sender %s: %s", a, ae.msg);
 	return 0;
 }
 
@@ -420,12 +635,13 @@ struct run {
 	struct message	 msg;
 	struct rcpts	 rcpts;
 	char		 sender[ADDR_MAX + 1];
+	char		 own[ADDR_MAX + 1];	/* the user's own address */
 	char		 user[256];
 	char		 gecos[256];
 	char		*alias_from;	/* revaliases address */
 	struct hub	 alias_hub;	/* revaliases hub */
 	const char	*hub_used;
-	char		 reply[512];
+	char		 reply[600];
 };
 
 /* Whether we run setuid or setgid for someone else (to read ssmtp.conf). */
@@ -465,27 +681,45 @@ apply_auth_options(struct run *r, struct err *e)
 	const char *key[] = { "AuthUser", "AuthPass", "AuthMethod" };
 	const char *val[] = { r->o.auth_user, r->o.auth_pass,
 	    r->o.auth_method };
-	char msg[300];
+	struct err ce;
 	size_t i;
 
 	for (i = 0; i < 3; i++)
-		if (val[i] != NULL && conf_set(&r->conf, key[i], val[i], msg,
-		    sizeof(msg)) != 0)
-			return err_set(e, ERR_USAGE, "-a%c: %s", "upm"[i], msg);
+		if (val[i] != NULL && conf_set(&r->conf, key[i], val[i], &ce) !=
+		    0)
+			return err_set(e, ERR_USAGE, "-a%c: %s", "upm"[i],
+			    ce.msg);
 	return 0;
 }
 
+/* Step 1: who runs us (the passwd entry; the uid when there is none). */
+static void
+identify(struct run *r)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwuid(getuid())) != NULL) {
+		strlcpy(r->user, pw->pw_name, sizeof(r->user));
+		strlcpy(r->gecos, pw->pw_gecos ? pw->pw_gecos : "",
+		    sizeof(r->gecos));
+		/* gecos: "Full Name,Room,Phone,...": the name only. */
+		r->gecos[strcspn(r->gecos, ",")] = '\0';
+	} else
+		snprintf(r->user, sizeof(r->user), "%u", (unsigned)getuid());
+}
+
 /*
- * Read ssmtp.conf and revaliases, then drop any setgid/setuid rights:
- * everything after this runs as the user.  With such rights, -C and the
- * -a options are ignored for everyone but root, so that a user cannot
- * make ssmtp read another file or use the protected password elsewhere.
+ * Step 2: read ssmtp.conf, revaliases and the TLS files, then drop any
+ * setgid/setuid rights: everything after this runs as the user.  With
+ * such rights, -C and the -a options are ignored for everyone but root,
+ * so that a user cannot make ssmtp read another file or use the
+ * protected password elsewhere.
  */
 static int
 load_config(struct run *r, struct err *e)
 {
-	const char *conffile = SSMTP_CONF_DIR "/ssmtp.conf", *slash;
-	char path[4096];
+	const char *conffile = SSMTP_CONF_DIR "/ssmtp.conf";
+	struct err drop;
 	int rc, priv = privileged();	/* decided before the rights go */
 
 	if (priv) {
@@ -498,19 +732,25 @@ load_config(struct run *r, struct err *e)
 	} else if (r->o.conf != NULL)
 		conffile = r->o.conf;
 	rc = conf_load(&r->conf, conffile, e);
-	if (rc == 0) {
-		/* revaliases sits beside the config file read (-C moves both). */
-		slash = strrchr(conffile, '/');
-		snprintf(path, sizeof(path), "%.*s/revaliases",
-		    slash ? (int)(slash - conffile) : 1, slash ? conffile : ".");
-		rc = conf_revalias(path, r->user, &r->alias_from,
-		    &r->alias_hub, e) == -1 ? -1 : 0;
-	}
-	/* Protected TLS files too: after the drop they cannot be read. */
+	/*
+	 * revaliases: the Revaliases key, else /etc/ssmtp's whatever -C
+	 * names, as sSMTP does (with extra rights only the system config
+	 * is read, so only it can move the file).
+	 */
+	if (rc == 0)
+		rc = conf_revalias(r->conf.revaliases != NULL ?
+		    r->conf.revaliases : SSMTP_CONF_DIR "/revaliases", r->user,
+		    &r->alias_from, &r->alias_hub, e) == -1 ? -1 : 0;
+	/* Protected TLS files and aliases too: not readable after the drop. */
 	if (rc == 0)
 		rc = conf_read_tls_files(&r->conf, e);
-	if (drop_privileges(rc == 0 ? e : &(struct err){ 0 }) == -1 && rc == 0)
+	if (rc == 0)
+		rc = conf_load_aliases(&r->conf, e);
+	if (drop_privileges(&drop) == -1) {
+		if (rc == 0)
+			*e = drop;
 		return -1;
+	}
 	if (rc == 0 && !priv)
 		rc = apply_auth_options(r, e);
 	if (rc == 0 && r->conf.debug)
@@ -520,64 +760,56 @@ load_config(struct run *r, struct err *e)
 	return rc;
 }
 
-/* Everything between reading the message and the hub's final reply. */
-static int
-prepare(struct run *r, struct err *e)
+/* The domain for bare names: RewriteDomain, else Hostname, else ours. */
+static const char *
+domain_of(const struct run *r)
 {
-	const char *domain;
-	char own[ADDR_MAX + 1], hdr[1024], fromaddr[ADDR_MAX + 1];
-	char display[256];
-	const char *name;
-	struct msg_build b;
-	struct passwd *pw;
-	int i, has = 0;		/* the message's From address was read */
-
-	if ((pw = getpwuid(getuid())) != NULL) {
-		strlcpy(r->user, pw->pw_name, sizeof(r->user));
-		strlcpy(r->gecos, pw->pw_gecos ? pw->pw_gecos : "",
-		    sizeof(r->gecos));
-		/* gecos: "Full Name,Room,Phone,...": the name only. */
-		r->gecos[strcspn(r->gecos, ",")] = '\0';
-	} else
-		snprintf(r->user, sizeof(r->user), "%u", (unsigned)getuid());
-	if (load_config(r, e) == -1)
-		return -1;
-	if (msg_parse_headers(&r->msg, e) == -1)
-		return -1;
-	domain = r->conf.rewrite_domain ? r->conf.rewrite_domain :
+	return r->conf.rewrite_domain ? r->conf.rewrite_domain :
 	    r->conf.hostname ? r->conf.hostname : local_hostname();
+}
 
+/*
+ * Step 4: the envelope, sender and recipients (DESIGN.md, "Envelope and
+ * input rules").  Sets *from_addr to the message's From address when it
+ * was read for the sender, for the headers step.
+ */
+static int
+envelope(struct run *r, char *fromaddr, size_t fsize, int *has,
+    struct err *e)
+{
+	const char *domain = domain_of(r);
+	struct err ae;
+	int i, rc;
+
+	*has = 0;
 	/* The user's own address: revaliases, else user@domain. */
-	if (qualify(r->alias_from ? r->alias_from : r->user, domain, own,
-	    sizeof(own), ERR_CONFIG, e) == -1)
+	if (qualify(r->alias_from ? r->alias_from : r->user, domain, r->own,
+	    sizeof(r->own), ERR_CONFIG, e) == -1)
 		return -1;
-	/* The envelope sender (DESIGN.md, "Envelope and input rules"). */
 	if (r->o.sender != NULL) {
 		if (qualify(r->o.sender, domain, r->sender, sizeof(r->sender),
 		    ERR_USAGE, e) == -1)
 			return -1;
 	} else if (r->conf.from_line_override &&
-	    (has = msg_from_address(&r->msg, fromaddr, sizeof(fromaddr),
-	    e)) != 0) {
-		if (has == -1 || qualify(fromaddr, domain, r->sender,
+	    (*has = msg_from_address(&r->msg, fromaddr, fsize, e)) != 0) {
+		if (*has == -1 || qualify(fromaddr, domain, r->sender,
 		    sizeof(r->sender), ERR_DATA, e) == -1)
 			return -1;
 	} else
-		strlcpy(r->sender, own, sizeof(r->sender));
+		strlcpy(r->sender, r->own, sizeof(r->sender));
 
 	r->rcpts.conf = &r->conf;
 	r->rcpts.domain = domain;
+	r->rcpts.hostname = r->conf.hostname ? r->conf.hostname :
+	    local_hostname();
 	r->rcpts.e = e;
 	r->rcpts.kind = ERR_USAGE;
 	for (i = 0; i < r->o.nargs; i++) {
-		char msg[300];
-		int rc;
-
 		rc = addr_parse_list(r->o.args[i], strlen(r->o.args[i]),
-		    rcpt_add, &r->rcpts, msg, sizeof(msg));
+		    rcpt_add, &r->rcpts, &ae);
 		if (rc == -1)
 			return err_set(e, ERR_USAGE, "recipient \"%s\": %s",
-			    r->o.args[i], msg);
+			    r->o.args[i], ae.msg);
 		if (rc != 0)
 			return -1;
 	}
@@ -590,45 +822,118 @@ prepare(struct run *r, struct err *e)
 		return err_set(e, r->o.from_headers ? ERR_DATA : ERR_USAGE,
 		    "no recipients%s", r->o.from_headers ? " in the To, Cc "
 		    "or Bcc headers" : " given (name them, or use -t)");
+	return 0;
+}
 
-	/*
-	 * A From we add or replace names the -f address when given, else the
-	 * user's own.  With FromLineOverride=YES the message's From stays,
-	 * unless its address is a bare local name ("root (Cron Daemon)"):
-	 * then it is rewritten qualified, keeping its display name, so that
-	 * strict hubs accept it.
-	 */
+/*
+ * Step 5: the header block to send.  A From we add or replace names the
+ * -f address when given, else the user's own.  With FromLineOverride=YES
+ * the message's From stays, unless its address is a bare local name
+ * ("root (Cron Daemon)"): then it is rewritten qualified, keeping its
+ * display name, so that strict hubs accept it.
+ */
+static int
+headers(struct run *r, const char *fromaddr, int has, struct err *e)
+{
+	char hdr[1024], display[256];
+	const char *name;
+	struct msg_build b;
+
 	memset(&b, 0, sizeof(b));
 	name = r->o.fullname ? r->o.fullname : r->gecos;
 	b.replace_from = !r->conf.from_line_override;
-	if (has == 1 && strchr(fromaddr, '@') == NULL) {	/* found above */
+	if (has == 1 && strchr(fromaddr, '@') == NULL) {
 		b.replace_from = 1;
 		if (r->o.fullname == NULL && msg_from_name(&r->msg, display,
 		    sizeof(display)) == 1)
 			name = display;
 		msg_mailbox(name, r->sender, hdr, sizeof(hdr));
 	} else
-		msg_mailbox(name, r->o.sender ? r->sender : own, hdr,
-		    sizeof(hdr));
+		/* A null sender (-f '<>') is no From: the user's own then. */
+		msg_mailbox(name, r->o.sender != NULL && *r->sender != '\0' ?
+		    r->sender : r->own, hdr, sizeof(hdr));
 	b.from = hdr;
 	b.hostname = r->conf.hostname ? r->conf.hostname : local_hostname();
 	b.add = r->conf.add_headers;
 	b.nadd = r->conf.nadd_headers;
+	if (r->msg.nul)
+		return err_set(e, ERR_DATA, "the message contains NUL bytes, "
+		    "which SMTP cannot carry");
 	return msg_build_headers(&r->msg, &b, e);
 }
 
-/* Try the hubs in order; a hub that cannot be reached yields to the next. */
+/* The TLS settings, as plain data, from the config. */
+static void
+tls_settings(const struct config *c, struct tls_settings *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->verify = c->tls_verify;
+	t->pin = c->has_fingerprint;
+	memcpy(t->fingerprint, c->tls_fingerprint, sizeof(t->fingerprint));
+	t->min_version = c->tls_min_version;
+	t->ca_file = c->tls_ca_file;
+	t->ca_pem = c->tls_ca_pem.data;
+	t->ca_pem_len = c->tls_ca_pem.len;
+	t->ca_dir = c->tls_ca_dir;
+	t->client_cert = c->use_tls_cert;
+	t->cert_file = c->tls_cert;
+	t->cert_pem = c->tls_cert_pem.data;
+	t->cert_pem_len = c->tls_cert_pem.len;
+	t->key_file = c->tls_key != NULL ? c->tls_key : c->tls_cert;
+	t->key_pem = c->tls_key_pem.data;
+	t->key_pem_len = c->tls_key_pem.len;
+}
+
+/* The TLS mode the config asks for. */
+static enum smtp_tls
+tls_mode(const struct config *c)
+{
+	if (c->use_tls && c->use_starttls != CONF_YES)
+		return SMTP_TLS_IMPLICIT;
+	if (c->use_starttls == CONF_YES)
+		return SMTP_TLS_STARTTLS;
+	return c->use_starttls == CONF_NO ? SMTP_TLS_NONE : SMTP_TLS_OFFERED;
+}
+
+/* Where the engine gets the secret: fetched before the first connect. */
+struct secret_src {
+	const struct config	*conf;
+	int			 timeout;
+	char			*first;		/* handed to the first session */
+};
+
+static int
+get_secret(void *arg, int again, char **secret, struct err *e)
+{
+	struct secret_src *ss = arg;
+
+	(void)again;
+	if (ss->first != NULL) {
+		*secret = ss->first;
+		ss->first = NULL;
+		return 0;
+	}
+	return secret_get(ss->conf, ss->timeout, secret, e);
+}
+
+/*
+ * Step 6: try the hubs in order (the revaliases hub first); a hub that
+ * cannot be reached, or answers 4xx before the transaction, yields to the
+ * next.
+ */
 static int
 deliver(struct run *r, struct err *e)
 {
 	struct hub hubs[CONF_MAX_HUBS + 1];
-	struct smtp s;
-	SSL_CTX *ctx = NULL;		/* made when TLS is first needed */
-	char *secret = NULL;
+	struct tls_settings tls;
+	struct secret_src ss = { &r->conf, 0, NULL };
+	struct smtp_params p;
+	struct smtp_result res;
+	struct smtp_txn t = { r->sender, r->rcpts.v, r->rcpts.n, &r->msg,
+	    *r->o.notify ? r->o.notify : NULL, r->o.ret, r->o.envid };
+	struct smtp *s;
 	size_t n = 0, i;
 	int rc = -1;
-	const char *helo = r->conf.hostname ? r->conf.hostname :
-	    local_hostname();
 
 	if (r->alias_hub.host != NULL)
 		hubs[n++] = r->alias_hub;
@@ -642,36 +947,48 @@ deliver(struct run *r, struct err *e)
 	 * The secret first, as the user (the rights are gone): a slow
 	 * AuthPassCommand then holds no session open at the hub.
 	 */
-	if (r->conf.auth_user != NULL && auth_secret(&r->conf,
-	    r->conf.timeout > 0 ? r->conf.timeout : TO_COMMAND, &secret,
-	    e) == -1)
+	ss.timeout = r->conf.timeout > 0 ? r->conf.timeout : TO_COMMAND;
+	if (r->conf.auth_user != NULL && secret_get(&r->conf, ss.timeout,
+	    &ss.first, e) == -1)
 		return -1;
+	tls_settings(&r->conf, &tls);
+	memset(&p, 0, sizeof(p));
+	p.family = r->o.family;
+	p.tls_mode = tls_mode(&r->conf);
+	p.tls = &tls;
+	p.helo = r->conf.hostname ? r->conf.hostname : local_hostname();
+	p.timeout = r->conf.timeout;
+	p.auth_user = r->conf.auth_user;
+	p.auth_method = r->conf.auth_method;
+	p.get_secret = get_secret;
+	p.secret_arg = &ss;
+	p.no_chunking = !r->conf.use_chunking;
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			log_warnx("%s; trying %s", e->msg, hubs[i].host);
-		if (smtp_open(&s, &r->conf, &hubs[i], &ctx, helo, r->o.family,
-		    e) == -1) {
-			smtp_close(&s);
+		p.host = hubs[i].host;
+		p.port = hubs[i].port;
+		if ((s = smtp_new(&p, e)) == NULL)
+			break;
+		if (smtp_open(s, &res) == -1) {
+			*e = res.err;
+			smtp_result_free(&res);
+			smtp_free(s);
 			if (e->kind == ERR_TEMPFAIL || e->kind == ERR_NOHOST)
 				continue;
 			break;
 		}
 		r->hub_used = hubs[i].host;
-		if ((r->conf.auth_user == NULL ||
-		    auth_login(&s, &r->conf, secret, e) == 0) &&
-		    smtp_send(&s, r->sender, r->rcpts.v, r->rcpts.n, &r->msg,
-		    e) == 0) {
-			strlcpy(r->reply, s.last, sizeof(r->reply));
-			rc = 0;
-		}
-		if (rc == 0 || s.net.fd != -1)
-			smtp_quit(&s);
+		if ((rc = smtp_send(s, &t, 1, &res)) == 0)
+			snprintf(r->reply, sizeof(r->reply), "%d %s", res.code,
+			    res.text);
 		else
-			smtp_close(&s);
+			*e = res.err;
+		smtp_result_free(&res);
+		smtp_free(s);
 		break;
 	}
-	auth_secret_free(secret);
-	SSL_CTX_free(ctx);
+	secret_free(ss.first);
 	return rc;
 }
 
@@ -698,14 +1015,79 @@ log_result(struct run *r, int ok, const struct err *e)
 		    e->msg);
 }
 
+/*
+ * Step 7: say what happened (stderr with -v or on failure, syslog), and
+ * keep a message that was not sent.  Returns the exit code: the one
+ * place where results become exit codes.
+ */
+static int
+report(struct run *r, int rc, struct err *e)
+{
+	char dl[4096], used[4096];
+	struct err de;
+
+	if (rc == 0) {
+		log_info("sent: %s", r->reply);
+		log_result(r, 1, e);
+		return EX_OK;
+	}
+	log_warnx("%s", e->msg);
+	log_result(r, 0, e);
+	if (r->conf.dead_letter_off)
+		log_warnx("message not kept (DeadLetter=NO)");
+	else {
+		deadletter_path(r->conf.dead_letter, dl, sizeof(dl));
+		if (deadletter_save(&r->msg, dl, r->sender, used, sizeof(used),
+		    &de) == 0)
+			log_warnx("message kept in %s", used);
+		else {
+			log_warnx("could not keep the message: %s", de.msg);
+			e->kind = ERR_IOERR;
+		}
+	}
+	return exit_code(e->kind);
+}
+
+/* The modes that send nothing; none reads standard input. */
+static int
+other_mode(enum mode m)
+{
+	if (m == MODE_VERSION)
+		printf("ssmtp %s\n", VERSION);
+	else if (m == MODE_HELP)
+		help();
+	else if (m == MODE_QUEUE)
+		printf("Mail queue is empty (ssmtp keeps no queue)\n");
+	else if (m == MODE_RUNQ)
+		printf("ssmtp keeps no queue: nothing to run\n");
+	return EX_OK;
+}
+
+static void
+run_free(struct run *r)
+{
+	rcpts_free(&r->rcpts);
+	secret_free(r->o.auth_pass);
+	free(r->alias_from);
+	free(r->alias_hub.host);
+	msg_free(&r->msg);
+	conf_free(&r->conf);
+	smtp_cleanup();
+}
+
+/*
+ * The order of the steps, each with one output: options, config (the
+ * rights are dropped there), spool, envelope, headers, deliver, report.
+ * A config error still keeps the message: stdin is read all the same.
+ */
 int
 main(int argc, char **argv)
 {
 	struct run r;
-	struct err e = { ERR_NONE, "" }, de;
-	char dl[4096], used[4096];
+	struct err e = { ERR_NONE, "" }, se;
+	char fromaddr[ADDR_MAX + 1];
 	const char *prog;
-	int rc;
+	int rc, has = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&r, 0, sizeof(r));
@@ -716,60 +1098,45 @@ main(int argc, char **argv)
 		r.o.mode = MODE_QUEUE;
 	else if (strcmp(prog, "newaliases") == 0)
 		r.o.mode = MODE_ALIASES;
-	rc = parse_args(argc, argv, &r.o, &e);
-	if (rc == 0 && r.o.mode != MODE_SEND) {
-		/* Modes that send nothing; none reads standard input. */
-		if (r.o.mode == MODE_VERSION)
-			printf("ssmtp %s\n", VERSION);
-		else if (r.o.mode == MODE_HELP)
-			help();
-		else if (r.o.mode == MODE_QUEUE)
-			printf("Mail queue is empty (ssmtp keeps no queue)\n");
-		else if (r.o.mode == MODE_RUNQ)
-			printf("ssmtp keeps no queue: nothing to run\n");
-		auth_secret_free(r.o.auth_pass);
-		return EX_OK;
+	if ((rc = parse_args(argc, argv, &r.o, &e)) == 0 &&
+	    r.o.mode != MODE_SEND && r.o.mode != MODE_ALIASES) {
+		rc = other_mode(r.o.mode);
+		run_free(&r);
+		return rc;
 	}
 	if (rc == -1) {
 		log_warnx("%s", e.msg);
-		auth_secret_free(r.o.auth_pass);
+		run_free(&r);
 		return exit_code(e.kind);
 	}
-	if (msg_spool(&r.msg, STDIN_FILENO, r.o.ignore_dots, &e) == -1) {
-		log_warnx("%s", e.msg);
-		return exit_code(e.kind);
+	identify(&r);
+	rc = load_config(&r, &e);
+	if (r.o.mode == MODE_ALIASES) {
+		/* newaliases: ssmtp keeps no database; it checks the file. */
+		if (rc == 0 && r.conf.aliases_path != NULL)
+			printf("%s: %zu aliases\n", r.conf.aliases_path,
+			    r.conf.naliases);
+		else if (rc == 0)
+			printf("no Aliases file is set in the configuration\n");
+		else
+			log_warnx("%s", e.msg);
+		run_free(&r);
+		return rc == 0 ? EX_OK : exit_code(e.kind);
 	}
-	rc = prepare(&r, &e);
-	if (rc == 0 && r.msg.nul)
-		rc = err_set(&e, ERR_DATA, "the message contains NUL bytes, "
-		    "which SMTP cannot carry");
+	if (msg_spool(&r.msg, STDIN_FILENO, r.o.ignore_dots, &se) == -1) {
+		log_warnx("%s", se.msg);
+		run_free(&r);
+		return exit_code(se.kind);
+	}
+	if (rc == 0)
+		rc = msg_parse_headers(&r.msg, &e);
+	if (rc == 0)
+		rc = envelope(&r, fromaddr, sizeof(fromaddr), &has, &e);
+	if (rc == 0)
+		rc = headers(&r, fromaddr, has, &e);
 	if (rc == 0)
 		rc = deliver(&r, &e);
-	if (rc == 0) {
-		log_info("sent: %s", r.reply);
-		log_result(&r, 1, &e);
-	} else {
-		log_warnx("%s", e.msg);
-		log_result(&r, 0, &e);
-		if (r.conf.dead_letter_off)
-			log_warnx("message not kept (DeadLetter=NO)");
-		else {
-			deadletter_path(r.conf.dead_letter, dl, sizeof(dl));
-			if (deadletter_save(&r.msg, dl, r.sender, used,
-			    sizeof(used), &de) == 0)
-				log_warnx("message kept in %s", used);
-			else {
-				log_warnx("could not keep the message: %s",
-				    de.msg);
-				e.kind = ERR_IOERR;
-			}
-		}
-	}
-	rcpts_free(&r.rcpts);
-	auth_secret_free(r.o.auth_pass);
-	free(r.alias_from);
-	free(r.alias_hub.host);
-	msg_free(&r.msg);
-	conf_free(&r.conf);
-	return exit_code(rc == 0 ? ERR_NONE : e.kind);
+	rc = report(&r, rc, &e);
+	run_free(&r);
+	return rc;
 }

@@ -1,4 +1,4 @@
-/* TLS context and peer verification. */
+/* OpenSSL: the client context, verification, SNI, the pin.  No SMTP. */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -186,7 +186,7 @@ no_passphrase(char *buf, int size, int rwflag, void *wanted)
 
 /* Trust the CA certificates (and CRLs) of a PEM file read earlier. */
 static int
-load_ca_pem(SSL_CTX *ctx, const struct conf_blob *b)
+load_ca_pem(SSL_CTX *ctx, const char *pem, size_t len)
 {
 	STACK_OF(X509_INFO) *infos;
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
@@ -194,7 +194,7 @@ load_ca_pem(SSL_CTX *ctx, const struct conf_blob *b)
 	BIO *bio;
 	int i, n = 0, ok = 1;
 
-	if ((bio = BIO_new_mem_buf(b->data, (int)b->len)) == NULL)
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
 		return 0;
 	infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
 	BIO_free(bio);
@@ -210,18 +210,20 @@ load_ca_pem(SSL_CTX *ctx, const struct conf_blob *b)
 			ok = X509_STORE_add_crl(store, xi->crl) == 1;
 	}
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	if (ok && n == 0)	/* OpenSSL's words for it, as from a file */
+		ERR_raise(ERR_LIB_X509, X509_R_NO_CERTIFICATE_OR_CRL_FOUND);
 	return ok && n > 0;
 }
 
 /* The client certificate and its chain, from a PEM file read earlier. */
 static int
-use_cert_pem(SSL_CTX *ctx, const struct conf_blob *b)
+use_cert_pem(SSL_CTX *ctx, const char *pem, size_t len)
 {
 	X509 *x;
 	BIO *bio;
 	int ok;
 
-	if ((bio = BIO_new_mem_buf(b->data, (int)b->len)) == NULL)
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
 		return 0;
 	if ((x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL)) == NULL) {
 		BIO_free(bio);
@@ -239,13 +241,13 @@ use_cert_pem(SSL_CTX *ctx, const struct conf_blob *b)
 
 /* The client key from a PEM file read earlier; never asks a passphrase. */
 static int
-use_key_pem(SSL_CTX *ctx, const struct conf_blob *b, int *encrypted)
+use_key_pem(SSL_CTX *ctx, const char *pem, size_t len, int *encrypted)
 {
 	EVP_PKEY *k;
 	BIO *bio;
 	int ok;
 
-	if ((bio = BIO_new_mem_buf(b->data, (int)b->len)) == NULL)
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
 		return 0;
 	k = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, encrypted);
 	BIO_free(bio);
@@ -261,19 +263,18 @@ static int
 tls_version(int v)
 {
 	switch (v) {
-	case CONF_TLS_1_0:	return TLS1_VERSION;
-	case CONF_TLS_1_1:	return TLS1_1_VERSION;
-	case CONF_TLS_1_3:	return TLS1_3_VERSION;
-	default:		return TLS1_2_VERSION;
+	case 10:	return TLS1_VERSION;
+	case 11:	return TLS1_1_VERSION;
+	case 13:	return TLS1_3_VERSION;
+	default:	return TLS1_2_VERSION;
 	}
 }
 
 SSL_CTX *
-tls_ctx_new(const struct config *c, struct err *e)
+tls_ctx_new(const struct tls_settings *c, struct err *e)
 {
 	SSL_CTX *ctx;
-	const char *key;
-	int encrypted = 0, rc;
+	int encrypted = 0;
 
 	tls_init();
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
@@ -281,30 +282,27 @@ tls_ctx_new(const struct config *c, struct err *e)
 		    ssl_reason());
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, tls_version(c->tls_min_version));
+	SSL_CTX_set_min_proto_version(ctx, tls_version(c->min_version));
 	SSL_CTX_set_security_level(ctx, 2);
 	/* Hubs that close without close_notify must not fail a good send. */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	if (c->tls_ca_file != NULL || c->tls_ca_dir != NULL) {
+	if (c->ca_file != NULL || c->ca_dir != NULL) {
 		/*
-		 * The CA file was read before the rights were dropped
-		 * (conf_read_tls_files); a CA folder is read when a chain
-		 * needs it, as the user.
+		 * The CA file was read before the rights were dropped; a CA
+		 * folder is read when a chain needs it, as the user.
 		 */
-		if (c->tls_ca_file != NULL && (c->tls_ca_pem.data != NULL ?
-		    load_ca_pem(ctx, &c->tls_ca_pem) :
-		    SSL_CTX_load_verify_file(ctx, c->tls_ca_file)) != 1) {
+		if (c->ca_file != NULL && (c->ca_pem != NULL ?
+		    load_ca_pem(ctx, c->ca_pem, c->ca_pem_len) :
+		    SSL_CTX_load_verify_file(ctx, c->ca_file)) != 1) {
 			err_set(e, ERR_CONFIG, "cannot load CA certificates "
-			    "from %s: %s", c->tls_ca_file,
-			    c->tls_ca_pem.data != NULL ? ssl_reason() :
-			    file_reason(c->tls_ca_file));
+			    "from %s: %s", c->ca_file, c->ca_pem != NULL ?
+			    ssl_reason() : file_reason(c->ca_file));
 			goto fail;
 		}
-		if (c->tls_ca_dir != NULL &&
-		    SSL_CTX_load_verify_dir(ctx, c->tls_ca_dir) != 1) {
+		if (c->ca_dir != NULL &&
+		    SSL_CTX_load_verify_dir(ctx, c->ca_dir) != 1) {
 			err_set(e, ERR_CONFIG, "cannot load CA certificates "
-			    "from %s: %s", c->tls_ca_dir,
-			    file_reason(c->tls_ca_dir));
+			    "from %s: %s", c->ca_dir, file_reason(c->ca_dir));
 			goto fail;
 		}
 	} else if (load_system_store(ctx) != 1) {
@@ -312,35 +310,38 @@ tls_ctx_new(const struct config *c, struct err *e)
 		    "certificates: %s", ssl_reason());
 		goto fail;
 	}
-	if (c->use_tls_cert) {
-		if (c->tls_cert == NULL || c->tls_cert_pem.data == NULL ||
-		    c->tls_key_pem.data == NULL) {
-			err_set(e, ERR_CONFIG, "UseTLSCert=YES needs TLSCert");
-			goto fail;
-		}
-		key = c->tls_key != NULL ? c->tls_key : c->tls_cert;
-		if (!use_cert_pem(ctx, &c->tls_cert_pem)) {
-			err_set(e, ERR_CONFIG, "cannot use TLSCert %s: %s",
-			    c->tls_cert, ssl_reason());
-			goto fail;
-		}
-		rc = use_key_pem(ctx, &c->tls_key_pem, &encrypted);
-		if (!rc) {
-			if (encrypted)
-				err_set(e, ERR_CONFIG, "cannot use TLSKey %s: "
-				    "it is encrypted, and ssmtp cannot ask for "
-				    "its passphrase; store the key unencrypted, "
-				    "readable only by whom needs it", key);
-			else
-				err_set(e, ERR_CONFIG, "cannot use TLSKey %s: "
-				    "%s", key, ssl_reason());
-			goto fail;
-		}
+	if (!c->client_cert)
+		return ctx;
+	if (c->cert_pem == NULL || c->key_pem == NULL) {
+		err_set(e, ERR_CONFIG, "UseTLSCert=YES needs TLSCert");
+		goto fail;
+	}
+	if (!use_cert_pem(ctx, c->cert_pem, c->cert_pem_len)) {
+		err_set(e, ERR_CONFIG, "cannot use TLSCert %s: %s", c->cert_file,
+		    ssl_reason());
+		goto fail;
+	}
+	if (!use_key_pem(ctx, c->key_pem, c->key_pem_len, &encrypted)) {
+		if (encrypted)
+			err_set(e, ERR_CONFIG, "cannot use TLSKey %s: it is "
+			    "encrypted, and ssmtp cannot ask for its passphrase; "
+			    "store the key unencrypted, readable only by whom "
+			    "needs it", c->key_file);
+		else
+			err_set(e, ERR_CONFIG, "cannot use TLSKey %s: %s",
+			    c->key_file, ssl_reason());
+		goto fail;
 	}
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+void
+tls_ctx_free(SSL_CTX *ctx)
+{
+	SSL_CTX_free(ctx);
 }
 
 static int
@@ -352,38 +353,20 @@ is_ip(const char *host)
 	    inet_pton(AF_INET6, host, buf) == 1;
 }
 
-static int
-check_pin(SSL *ssl, const struct config *c, struct err *e)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	X509 *cert;
-
-	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL)
-		return err_set(e, ERR_UNAVAILABLE, "server sent no "
-		    "certificate");
-	if (X509_digest(cert, EVP_sha256(), md, &len) != 1 || len != 32)
-		return err_set(e, ERR_SOFTWARE, "cannot hash the server "
-		    "certificate");
-	if (memcmp(md, c->tls_fingerprint, 32) != 0)
-		return err_set(e, ERR_UNAVAILABLE, "server certificate does "
-		    "not match TLSFingerprint");
-	return 0;
-}
-
-int
-tls_start(struct net *n, SSL_CTX *ctx, const struct config *c,
-    const char *host, int timeout, struct err *e)
+SSL *
+tls_session_new(SSL_CTX *ctx, const struct tls_settings *c, const char *host,
+    int fd, struct err *e)
 {
 	X509_VERIFY_PARAM *param;
 	SSL *ssl;
-	long vr;
 	int ip = is_ip(host);
 
-	if ((ssl = SSL_new(ctx)) == NULL)
-		return err_set(e, ERR_SOFTWARE, "cannot create a TLS session: "
-		    "%s", ssl_reason());
-	if (c->tls_verify) {
+	if ((ssl = SSL_new(ctx)) == NULL) {
+		err_set(e, ERR_SOFTWARE, "cannot create a TLS session: %s",
+		    ssl_reason());
+		return NULL;
+	}
+	if (c->verify) {
 		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
 		param = SSL_get0_param(ssl);
 		X509_VERIFY_PARAM_set_hostflags(param,
@@ -398,23 +381,49 @@ tls_start(struct net *n, SSL_CTX *ctx, const struct config *c,
 	/* RFC 6066 3: SNI names a host, never an address literal. */
 	if (!ip && SSL_set_tlsext_host_name(ssl, host) != 1)
 		goto soft;
-	if (net_tls_handshake(n, ssl, timeout, e) == -1) {
-		vr = SSL_get_verify_result(ssl);
-		if (c->tls_verify && vr != X509_V_OK)
-			return err_set(e, ERR_UNAVAILABLE, "certificate of %s "
-			    "not trusted: %s", host,
-			    X509_verify_cert_error_string(vr));
-		return -1;
-	}
-	if (c->has_fingerprint && check_pin(ssl, c, e) == -1)
-		return -1;
-	log_info("TLS: %s, %s, certificate %s", SSL_get_version(ssl),
-	    SSL_get_cipher_name(ssl), c->tls_verify ? "verified" :
-	    c->has_fingerprint ? "pinned (chain not verified)" :
-	    "NOT VERIFIED");
-	return 0;
+	if (SSL_set_fd(ssl, fd) != 1)
+		goto soft;
+	return ssl;
 soft:
 	SSL_free(ssl);
-	return err_set(e, ERR_SOFTWARE, "cannot set up TLS verification for "
-	    "%s", host);
+	err_set(e, ERR_SOFTWARE, "cannot set up TLS verification for %s",
+	    host);
+	return NULL;
+}
+
+int
+tls_verify_error(SSL *ssl, const struct tls_settings *c, const char *host,
+    struct err *e)
+{
+	long vr = SSL_get_verify_result(ssl);
+
+	if (!c->verify || vr == X509_V_OK)
+		return 0;
+	return err_set(e, ERR_UNAVAILABLE, "certificate of %s not trusted: %s",
+	    host, X509_verify_cert_error_string(vr));
+}
+
+int
+tls_session_check(SSL *ssl, const struct tls_settings *c, struct err *e)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	X509 *cert;
+
+	if (c->pin) {
+		if ((cert = SSL_get0_peer_certificate(ssl)) == NULL)
+			return err_set(e, ERR_UNAVAILABLE, "server sent no "
+			    "certificate");
+		if (X509_digest(cert, EVP_sha256(), md, &len) != 1 ||
+		    len != 32)
+			return err_set(e, ERR_SOFTWARE, "cannot hash the server "
+			    "certificate");
+		if (memcmp(md, c->fingerprint, 32) != 0)
+			return err_set(e, ERR_UNAVAILABLE, "server certificate "
+			    "does not match TLSFingerprint");
+	}
+	log_info("TLS: %s, %s, certificate %s", SSL_get_version(ssl),
+	    SSL_get_cipher_name(ssl), c->verify ? "verified" :
+	    c->pin ? "pinned (chain not verified)" : "NOT VERIFIED");
+	return 0;
 }

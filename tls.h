@@ -1,37 +1,52 @@
 /*
- * OpenSSL for the hub connection: one context per run, verification of the
- * chain and host name (or address) by default, SNI, the TLSFingerprint pin
- * and the client certificate.
+ * OpenSSL for the hub connection: the client context (one per process,
+ * kept by the transport), a TLS session per connection with the chain
+ * and host name (or address) verified by default and SNI, the
+ * TLSFingerprint pin and the client certificate.  tls.c knows nothing of
+ * SMTP or of the connection: the transport runs the handshake.
  */
 #ifndef SSMTP_TLS_H
 #define SSMTP_TLS_H
 
 #include <openssl/ssl.h>
 
-#include "config.h"
 #include "err.h"
-#include "net.h"
+#include "tlsconf.h"
 
 /*
- * Make the context from the config: minimum version, CA store, client
- * certificate.  Returns NULL with ERR_CONFIG when a file cannot be used.
+ * Make the context from the settings: minimum version, CA store (the CA
+ * file from the bytes read early), client certificate and key.  Returns
+ * NULL with ERR_CONFIG when one cannot be used.
  */
-SSL_CTX	*tls_ctx_new(const struct config *, struct err *);
+SSL_CTX	*tls_ctx_new(const struct tls_settings *, struct err *);
+
+void	 tls_ctx_free(SSL_CTX *);
 
 /*
- * Start TLS on the connection (implicit TLS or after STARTTLS) and check
- * the peer: chain and host (unless TLSVerify=NO) and the pin when set.
- * host is what the certificate must name: a DNS name or an IP address.
- * Errors: ERR_UNAVAILABLE for handshake or verification failures,
- * ERR_TEMPFAIL when the connection fails or times out.
+ * A TLS session on socket fd for a connection to host (a DNS name or an
+ * IP address): verification of the chain and host unless !verify, SNI
+ * for a name.  Returns NULL with ERR_SOFTWARE.
  */
-int	tls_start(struct net *, SSL_CTX *, const struct config *,
-	    const char *host, int timeout, struct err *);
+SSL	*tls_session_new(SSL_CTX *, const struct tls_settings *,
+	    const char *host, int fd, struct err *);
+
+/*
+ * After a failed handshake: -1 with ERR_UNAVAILABLE ("not trusted" and
+ * OpenSSL's reason) when certificate verification failed, else 0.
+ */
+int	 tls_verify_error(SSL *, const struct tls_settings *,
+	    const char *host, struct err *);
+
+/*
+ * After the handshake: the pin, when set (ERR_UNAVAILABLE when it does
+ * not match); with -v, the version, cipher and verification.
+ */
+int	 tls_session_check(SSL *, const struct tls_settings *, struct err *);
 
 /*
  * The reason OpenSSL gives for its last error, in words (its error
  * strings are loaded on first use), or NULL when it has none.
  */
-const char	*tls_reason(void);
+const char *tls_reason(void);
 
 #endif

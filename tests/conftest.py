@@ -83,8 +83,12 @@ class Runner:
 
     def conf(self, hub=None, **keys):
         """Write ssmtp.conf for hub; keys add to or (None) remove lines."""
+        # Revaliases always: by default ssmtp reads /etc/ssmtp/revaliases
+        # (as sSMTP does, whatever -C says), and tests never read the
+        # machine's own.
         c = {"Hostname": "client.test",
-             "TLS_CA_File": str(self.certs / "ca.crt")}
+             "TLS_CA_File": str(self.certs / "ca.crt"),
+             "Revaliases": str(self.confdir / "revaliases")}
         if hub is not None:
             c["Mailhub"] = "%s:%d" % (hub.host, hub.port)
             if hub.mode == "starttls":

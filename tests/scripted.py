@@ -157,6 +157,10 @@ class ScriptedServer:
         return self.conns[0].lines if self.conns else []
 
     def stop(self):
+        """Stop serving; raise what a session ran into (an unexpected
+        line, a timeout): a test must not pass on a broken script."""
         self.sock.close()
         self.thread.join(40)
         assert not self.thread.is_alive(), "scripted server still running"
+        if self.errors:
+            raise AssertionError("scripted server: %r" % self.errors)

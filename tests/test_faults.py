@@ -43,12 +43,14 @@ class Injected(Exception):
     pass
 
 
-def injector(step, fault, release):
+def injector(step, fault, release, reached):
     """inject(c, where): play the fault when where is the step (True),
-    else do nothing (False).  drop and stall end the session (Injected)."""
+    else do nothing (False).  drop and stall end the session (Injected).
+    reached gets the step once the session got there."""
     def inject(c, where):
         if where != step:
             return False
+        reached.append(where)
         if fault == "drop":
             raise Injected()
         if fault == "stall":
@@ -92,8 +94,8 @@ def assert_outcome(r, want):
         assert "dead.letter" in r.err
 
 
-def hub_session(step, fault, tls_ctx, release):
-    inject = injector(step, fault, release)
+def hub_session(step, fault, tls_ctx, release, reached):
+    inject = injector(step, fault, release, reached)
 
     def session(c):
         try:
@@ -110,6 +112,7 @@ def hub_session(step, fault, tls_ctx, release):
             c.reply("220 2.0.0 go ahead")
             if step == "tls":
                 if fault == "garbage":
+                    reached.append("tls")
                     c.send(b"this is not a TLS handshake\r\n" * 4)
                     c.at_eof()
                     return
@@ -164,13 +167,15 @@ CELLS = [(s, f) for s in STEPS for f in FAULTS if (s, f) not in NOT_APPLICABLE]
 @pytest.mark.parametrize("step,fault", CELLS, ids=["%s-%s" % c for c in CELLS])
 def test_fault(ssmtp, scripted, server_tls, step, fault):
     release = threading.Event()
-    s = scripted(hub_session(step, fault, server_tls, release))
+    reached = []
+    s = scripted(hub_session(step, fault, server_tls, release, reached))
     ssmtp.conf(Mailhub="127.0.0.1:%d" % s.port, UseSTARTTLS="YES",
                AuthUser="user", AuthPass="secret", Timeout="2")
     try:
         r = ssmtp.run(["-i", "a@example.org"], MESSAGE, timeout=40)
     finally:
         release.set()
+    assert reached == [step], "the session never got to %s" % step
     assert_outcome(r, expected(step, fault))
 
 
@@ -186,8 +191,8 @@ BDAT_EXPECT = {
 }
 
 
-def bdat_session(step, fault, release):
-    inject = injector(step, fault, release)
+def bdat_session(step, fault, release, reached):
+    inject = injector(step, fault, release, reached)
 
     def session(c):
         try:
@@ -229,11 +234,13 @@ BDAT_CELLS = [(s, f) for s in BDAT_STEPS for f in FAULTS]
                          ids=["bdat-%s-%s" % c for c in BDAT_CELLS])
 def test_fault_bdat(ssmtp, scripted, step, fault):
     release = threading.Event()
-    s = scripted(bdat_session(step, fault, release))
+    reached = []
+    s = scripted(bdat_session(step, fault, release, reached))
     ssmtp.conf(Mailhub="127.0.0.1:%d" % s.port, UseSTARTTLS="NO", Timeout="2")
     try:
         r = ssmtp.run(["-i", "a@example.org"], MESSAGE, timeout=40)
     finally:
         release.set()
+    assert reached == [step], "the session never got to %s" % step
     assert any(l.startswith(b"BDAT ") for l in s.lines), "not the BDAT path"
     assert_outcome(r, BDAT_EXPECT[step].get(fault, 76 if fault == "garbage" else 75))

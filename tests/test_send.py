@@ -366,7 +366,7 @@ def test_F_names_the_sender(ssmtp, hub):
     assert b"From: Cron Daemon <root@client.test>" in h.messages[0]["content"]
 
 
-def test_revaliases_beside_config(ssmtp, hub):
+def test_revaliases_file(ssmtp, hub):
     h = hub("starttls")
     ssmtp.conf(h)
     (ssmtp.confdir / "revaliases").write_text("root:admin@example.net\n")

@@ -76,7 +76,8 @@ def test_setgid_reads_protected_config_and_ignores_overrides(ssmtp, hub, sgid, t
     ca = os.path.join(d, "ca.crt")          # readable by nobody
     shutil.copy(ssmtp.certs / "ca.crt", ca)
     os.chmod(ca, 0o644)
-    conf_text = ssmtp.conf(h, RewriteDomain="example.net", TLS_CA_File=ca).read_text()
+    conf_text = ssmtp.conf(h, RewriteDomain="example.net", TLS_CA_File=ca,
+                           Revaliases=None).read_text()
     other = tmp_path / "evil.conf"
     other.write_text("Mailhub=127.0.0.1:1\n")
     p = run_as_nobody(d, binary, home, conf_text,
@@ -151,7 +152,8 @@ def test_setgid_reads_protected_tls_files(ssmtp, hub, sgid):
         shutil.copy(ssmtp.certs / name, os.path.join(d, "etc-ssmtp", name))
     conf_text = ssmtp.conf(h, TLS_CA_File="/etc/ssmtp/ca.crt", UseTLSCert="YES",
                            TLSCert="/etc/ssmtp/client.crt",
-                           TLSKey="/etc/ssmtp/client.key").read_text()
+                           TLSKey="/etc/ssmtp/client.key",
+                           Revaliases=None).read_text()
     p = run_as_nobody(d, binary, home, conf_text, ["a@example.org"],
                       b"Subject: tls files\n\nx\n")
     assert p.returncode == 0, p.stderr

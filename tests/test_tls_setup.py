@@ -114,7 +114,8 @@ def test_bad_ca_file_named_in_words(ssmtp, hub, tmp_path):
 
 
 def test_bad_client_key_named_in_words(ssmtp, hub, tmp_path):
-    # The reason libssl gives for a key it cannot read.
+    # The reason OpenSSL gives for a key it cannot read, in words (the
+    # key is parsed from the bytes read before the rights were dropped).
     key = tmp_path / "client.key"
     key.write_text("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n"
                    "-----END PRIVATE KEY-----\n")
@@ -123,7 +124,8 @@ def test_bad_client_key_named_in_words(ssmtp, hub, tmp_path):
                TLSKey=str(key))
     r = ssmtp.run(["a@example.org"], MSG)
     assert r.rc == 78, r
-    assert "client.key" in r.err and "PEM lib" in r.err, r.err
+    assert "client.key" in r.err and "asn1 error" in r.err, r.err
+    assert "error:" not in r.err, r.err
     assert MSG in r.dead_letter
 
 

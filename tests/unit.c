@@ -51,9 +51,9 @@ tmpfd(const char *data, size_t len)
 static int
 parse(struct config *c, const char *line)
 {
-	char msg[256];
+	struct err ue;
 
-	return conf_parse_line(c, line, msg, sizeof(msg));
+	return conf_parse_line(c, line, &ue);
 }
 
 static void
@@ -79,6 +79,8 @@ test_config(void)
 	CHECK(parse(&c, "Mailhub=a.example:smtp") == -1, "port not a number");
 	CHECK(parse(&c, "Mailhub=[::1") == -1, "unclosed bracket");
 	CHECK(parse(&c, "Mailhub=") == -1, "empty mailhub");
+	CHECK(parse(&c, "AuthPass") == -1 && parse(&c, "AuthPass secret") == -1,
+	    "a known key without '='");
 	CHECK(parse(&c, "Mailhub=a.example, b.example:26") == 0 &&
 	    c.nhubs == 2 && strcmp(c.hubs[1].host, "b.example") == 0 &&
 	    c.hubs[1].port == 26, "two hubs");
@@ -174,21 +176,36 @@ static void
 addrs(const char *in, const char *want)
 {
 	struct list l = { "", 0 };
-	char msg[256];
-	int r = addr_parse_list(in, strlen(in), collect, &l, msg, sizeof(msg));
+	struct err ue;
+	int r = addr_parse_list(in, strlen(in), collect, &l, &ue);
 
 	if (want == NULL)
 		CHECK(r == -1, "\"%s\" should fail, got \"%s\"", in, l.s);
 	else
 		CHECK(r == 0 && strcmp(l.s, want) == 0,
 		    "\"%s\": got \"%s\" (%s), want \"%s\"", in, l.s,
-		    r ? msg : "ok", want);
+		    r ? ue.msg : "ok", want);
+}
+
+/* The first mailbox of a list: its address and display name. */
+static void
+first(const char *in, int want, const char *addr, const char *name)
+{
+	char a[300] = "", n[256] = "";
+	struct err ue;
+	int r = addr_first_mailbox(in, strlen(in), a, sizeof(a), n, sizeof(n),
+	    &ue);
+
+	CHECK(r == want && (r != 1 || (strcmp(a, addr) == 0 &&
+	    strcmp(n, name) == 0)), "first mailbox of \"%s\": %d <%s> \"%s\"",
+	    in, r, a, n);
 }
 
 static void
 test_addr(void)
 {
-	char msg[256], big[400];
+	struct err ue;
+	char big[400];
 
 	addrs("a@b.example", "a@b.example");
 	addrs("John Doe <j@x.example>, \"Doe, Jane\" <jd@y.example>",
@@ -216,34 +233,38 @@ test_addr(void)
 	addrs("a@", NULL);
 	addrs("x@y\001z", NULL);
 
-	CHECK(addr_check("a@b.example", 0, msg, sizeof(msg)) == 0, "ok addr");
-	CHECK(addr_check("a@b\r\nRCPT TO:<x@y>", 0, msg, sizeof(msg)) == -1,
+	CHECK(addr_check("a@b.example", 0, &ue) == 0, "ok addr");
+	CHECK(addr_check("a@b\r\nRCPT TO:<x@y>", 0, &ue) == -1,
 	    "CRLF in address");
-	CHECK(addr_check("a b@c", 0, msg, sizeof(msg)) == -1, "blank");
-	CHECK(addr_check("\"a b\"@c", 0, msg, sizeof(msg)) == 0,
+	CHECK(addr_check("a b@c", 0, &ue) == -1, "blank");
+	CHECK(addr_check("\"a b\"@c", 0, &ue) == 0,
 	    "quoted blank");
-	CHECK(addr_check("a>@c", 0, msg, sizeof(msg)) == -1, "'>'");
-	CHECK(addr_check("", 0, msg, sizeof(msg)) == -1 &&
-	    addr_check("", 1, msg, sizeof(msg)) == 0, "empty");
+	CHECK(addr_check("a>@c", 0, &ue) == -1, "'>'");
+	CHECK(addr_check("", 0, &ue) == -1 &&
+	    addr_check("", 1, &ue) == 0, "empty");
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	CHECK(addr_check(big, 0, msg, sizeof(msg)) == -1, "too long");
-	CHECK(addr_domain("a@b.example") && strcmp(addr_domain("a@b.example"),
-	    "b.example") == 0, "domain");
-	CHECK(addr_domain("root") == NULL, "no domain");
+	CHECK(addr_check(big, 0, &ue) == -1, "too long");
+	first(" root (Cron Daemon)\n", 1, "root", "Cron Daemon");
+	first("\"Doe, John\" <jd@x.example>, b@y", 1, "jd@x.example",
+	    "Doe, John");
+	first("Jane Roe <jr@x.example> (work)", 1, "jr@x.example", "Jane Roe");
+	first("<only@x.example>", 1, "only@x.example", "");
+	first("list: a@x.example, b@x.example;", 1, "a@x.example", "");
+	first("", 0, "", "");
+	first("a@", -1, "", "");
 }
 
 /* Feed reply lines; return the last result. */
 static int
 reply(struct reply *r, const char *const *lines)
 {
-	char msg[256];
+	struct err ue;
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
 	for (; *lines != NULL; lines++)
-		if ((rc = smtp_reply_line(r, *lines, strlen(*lines), msg,
-		    sizeof(msg))) != 0)
+		if ((rc = smtp_reply_line(r, *lines, strlen(*lines), &ue)) != 0)
 			break;
 	return rc;
 }
@@ -252,7 +273,8 @@ static void
 test_reply(void)
 {
 	struct reply r;
-	char msg[256], line[200];
+	struct err ue;
+	char line[200];
 	int i, rc = 0;
 
 	CHECK(reply(&r, (const char *[]){ "250 OK", NULL }) == 1 &&
@@ -287,7 +309,7 @@ test_reply(void)
 	line[sizeof(line) - 1] = '\0';
 	memcpy(line, "250-", 4);
 	for (i = 0; i < SMTP_LINES_MAX + 5 && rc == 0; i++)
-		rc = smtp_reply_line(&r, line, strlen(line), msg, sizeof(msg));
+		rc = smtp_reply_line(&r, line, strlen(line), &ue);
 	CHECK(rc == -1 && i == SMTP_LINES_MAX + 1, "line limit (%d)", i);
 	CHECK(r.textlen < sizeof(r.text), "text capped");
 }

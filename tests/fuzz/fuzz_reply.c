@@ -12,15 +12,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct reply *r;
 	const char *p = (const char *)data, *end = p + size, *nl;
-	char msg[512];
+	struct err ue;
 	int rc;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return 0;
 	while (p < end) {
 		nl = memchr(p, '\n', end - p);
-		rc = smtp_reply_line(r, p, (nl ? nl : end) - p, msg,
-		    sizeof(msg));
+		rc = smtp_reply_line(r, p, (nl ? nl : end) - p, &ue);
 		if (r->textlen >= sizeof(r->text) || r->text[r->textlen] != '\0')
 			abort();
 		if (rc != 0)

@@ -1,0 +1,27 @@
+/*
+ * TLS settings as plain data: what the face takes from the config and
+ * hands, through the engine and the transport, to tls.c.  Ground floor:
+ * no code, no OpenSSL.
+ */
+#ifndef SSMTP_TLSCONF_H
+#define SSMTP_TLSCONF_H
+
+#include <stddef.h>
+
+struct tls_settings {
+	int		 verify;	/* chain and host name (TLSVerify) */
+	int		 pin;		/* fingerprint is set */
+	unsigned char	 fingerprint[32];	/* SHA-256 of the certificate */
+	int		 min_version;	/* 10, 11, 12 or 13 (TLS 1.x) */
+	const char	*ca_file;	/* TLS_CA_File, for messages */
+	const char	*ca_pem;	/* its bytes, read before the drop */
+	size_t		 ca_pem_len;
+	const char	*ca_dir;	/* TLS_CA_Dir, read when needed */
+	int		 client_cert;	/* UseTLSCert */
+	const char	*cert_file, *cert_pem;
+	size_t		 cert_pem_len;
+	const char	*key_file, *key_pem;	/* the key: a secret */
+	size_t		 key_pem_len;
+};
+
+#endif
