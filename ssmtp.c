@@ -70,6 +70,7 @@ struct rcpts {
 	const struct config *conf;
 	const char *domain;		/* to qualify bare names */
 	const char *hostname;		/* local: @it, @localhost, bare */
+	unsigned char *expanded;	/* aliases already expanded */
 	enum err_kind kind;		/* for errors: usage or data */
 	struct err *e;
 };
@@ -576,6 +577,15 @@ rcpt_expand(struct rcpts *r, const char *a, const char **chain, int depth)
 			return err_set(r->e, ERR_CONFIG, "%s:%zu: alias %s "
 			    "leads back to itself (a loop)",
 			    r->conf->aliases_path, al->line, al->name), 1;
+	/*
+	 * Its addresses are in already: once per message, so that aliases
+	 * naming each other many times cannot multiply the work.
+	 */
+	if (r->expanded == NULL && (r->expanded = calloc(r->conf->naliases,
+	    1)) == NULL)
+		return err_set(r->e, ERR_OSERR, "out of memory"), 1;
+	if (r->expanded[al - r->conf->aliases])
+		return 0;
 	if (depth == ALIAS_DEPTH_MAX)
 		return err_set(r->e, ERR_CONFIG, "%s:%zu: alias %s: more than "
 		    "%d aliases in a chain", r->conf->aliases_path, al->line,
@@ -584,6 +594,7 @@ rcpt_expand(struct rcpts *r, const char *a, const char **chain, int depth)
 	for (k = 0; k < al->nto; k++)
 		if ((rc = rcpt_expand(r, al->to[k], chain, depth + 1)) != 0)
 			return rc;
+	r->expanded[al - r->conf->aliases] = 1;
 	return 0;
 }
 
@@ -605,6 +616,7 @@ rcpts_free(struct rcpts *r)
 		free(r->v[i]);
 	free(r->v);
 	free(r->slots);
+	free(r->expanded);
 }
 
 /* Qualify a bare sender name with the domain into buf. */

@@ -139,8 +139,8 @@ class ScriptedServer:
                 c = Conn(s)
                 self.conns.append(c)
                 self.session(c)
-            except ClientClosed:
-                pass
+            except (ClientClosed, BrokenPipeError, ConnectionResetError):
+                pass            # the client hung up: its right, not a script bug
             except Exception as e:      # reported by stop()
                 self.errors.append(e)
             finally:

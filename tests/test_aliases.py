@@ -139,3 +139,17 @@ def test_aliases_file_must_be_a_file(ssmtp, tmp_path):
     ssmtp.conf(Mailhub="127.0.0.1:1", Aliases=str(fifo))
     r = ssmtp.run(["root"], MSG, timeout=20)
     assert r.rc == 78 and "not a regular file" in r.err, r
+
+
+def test_aliases_naming_each_other_many_times_stay_cheap(ssmtp, hub):
+    # 6 levels of 20 names, each naming all 20 of the next: 20^6 paths,
+    # but each alias is expanded once per message.
+    lines = []
+    for lv in range(5):
+        nxt = ", ".join("l%d_%d" % (lv + 1, j) for j in range(20))
+        lines += ["l%d_%d: %s" % (lv, j, nxt) for j in range(20)]
+    lines += ["l5_%d: u%d@example.net" % (j, j) for j in range(20)]
+    lines.append("root: l0_0")
+    h, r = send(ssmtp, hub, "\n".join(lines) + "\n", ["root"])
+    assert r.rc == 0, r
+    assert h.messages[0]["rcpt_tos"] == ["u%d@example.net" % j for j in range(20)]
