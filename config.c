@@ -36,6 +36,7 @@ conf_init(struct config *c)
 	c->tls_verify = 1;
 	c->tls_min_version = CONF_TLS_1_2;
 	c->use_chunking = 1;
+	c->idle_timeout = 300;	/* RFC 5321 4.5.3.2.7 */
 }
 
 static void
@@ -512,6 +513,23 @@ set_timeout(struct config *c, const struct key *k, const char *v, struct err *e)
 	return 0;
 }
 
+/* A number of seconds from 1 to 86400. */
+static int
+set_seconds(struct config *c, const struct key *k, const char *v,
+    struct err *e)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || errno != 0 || n < 1 || n > 86400)
+		return err_set(e, ERR_CONFIG, "%s \"%.*s%s\" is not a number "
+		    "of seconds from 1 to 86400", k->name, SHOWN(v));
+	*FIELD(c, k, int) = (int)n;
+	return 0;
+}
+
 static int
 set_dead_letter(struct config *c, const struct key *k, const char *v,
     struct err *e)
@@ -556,6 +574,7 @@ static const struct key keys[] = {
 	{ "Revaliases",		set_path,		F(revaliases) },
 	{ "Aliases",		set_path,		F(aliases_path) },
 	{ "UseChunking",	set_bool,		F(use_chunking) },
+	{ "IdleTimeout",	set_seconds,		F(idle_timeout) },
 };
 
 static const struct key *

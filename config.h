@@ -79,6 +79,7 @@ struct config {
 	struct alias	*aliases;		/* read from it */
 	size_t		 naliases;
 	int		 use_chunking;		/* BDAT when offered */
+	int		 idle_timeout;		/* -bs: a silent caller, s */
 	struct conf_blob tls_ca_pem;		/* TLS_CA_File's bytes */
 	struct conf_blob tls_cert_pem;		/* TLSCert's */
 	struct conf_blob tls_key_pem;		/* TLSKey's: wiped on free */

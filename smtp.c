@@ -976,18 +976,29 @@ transaction(struct smtp *s, const struct smtp_txn *t, int last,
 		err_set(&e, ERR_UNAVAILABLE, "%s: message of %llu bytes is "
 		    "larger than the hub's limit of %lu bytes (SIZE)",
 		    s->p.host, size, s->ehlo.size_max);
+		strlcpy(res->enh, "5.3.4", sizeof(res->enh));
 		return local(res, SMTP_STEP_MAIL, SMTP_PERM, &e);
 	}
 	if (s->ehlo.flags & CAP_SIZE)
 		snprintf(params, sizeof(params), " SIZE=%llu", size);
 	if (t->msg->eightbit && (s->ehlo.flags & CAP_8BITMIME))
 		strlcat(params, " BODY=8BITMIME", sizeof(params));
+	/* RFC 6152: a caller that declared 8BITMIME needs a hub that takes it. */
+	if (t->need_8bitmime && t->msg->eightbit &&
+	    !(s->ehlo.flags & CAP_8BITMIME)) {
+		err_set(&e, ERR_UNAVAILABLE, "%s: the message is 8-bit "
+		    "(BODY=8BITMIME) and the hub does not offer 8BITMIME",
+		    s->p.host);
+		strlcpy(res->enh, "5.6.7", sizeof(res->enh));
+		return local(res, SMTP_STEP_MAIL, SMTP_PERM, &e);
+	}
 	/* RFC 6531 3.4: an address that is not ASCII needs SMTPUTF8. */
 	for (i = 0, utf8 = !ascii(t->from); i < t->nrcpts && !utf8; i++)
 		utf8 = !ascii(t->rcpts[i]);
 	if (utf8 && !(s->ehlo.flags & CAP_SMTPUTF8)) {
 		err_set(&e, ERR_UNAVAILABLE, "%s: an address is not ASCII and "
 		    "the hub does not offer SMTPUTF8", s->p.host);
+		strlcpy(res->enh, "5.6.7", sizeof(res->enh));
 		return local(res, SMTP_STEP_MAIL, SMTP_PERM, &e);
 	}
 	if (utf8)

@@ -113,7 +113,9 @@ struct smtp_result {
 	enum smtp_step	 step;		/* where it ended */
 	struct err	 err;		/* kind (for the exit code), message */
 	int		 code;		/* the hub's last reply, 0 if none */
-	char		 enh[16];	/* its enhanced code (RFC 3463) */
+	char		 enh[16];	/* its enhanced code (RFC 3463); for a
+					   local refusal, ours (SIZE 5.3.4,
+					   SMTPUTF8 5.6.7) */
 	char		 text[512];	/* its first line, sanitized */
 	struct smtp_refusal *refused;	/* SMTP_REFUSED: which, and why */
 	size_t		 nrefused;
@@ -129,6 +131,7 @@ struct smtp_txn {
 	const char	*notify;	/* "NEVER" or "SUCCESS,FAILURE,DELAY" */
 	const char	*ret;		/* "FULL" or "HDRS" */
 	const char	*envid;		/* the envelope id, as given */
+	int		 need_8bitmime;	/* the caller declared BODY=8BITMIME */
 };
 
 struct smtp;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "bs.h"
 #include "buf.h"
 #include "config.h"
 #include "deadletter.h"
@@ -41,7 +42,8 @@ enum mode {
 	MODE_ALIASES,		/* -bi, newaliases: check the Aliases file */
 	MODE_RUNQ,		/* -q: simulated */
 	MODE_VERSION,		/* -V, --version */
-	MODE_HELP		/* --help */
+	MODE_HELP,		/* --help */
+	MODE_BS			/* -bs: SMTP on stdin and stdout */
 };
 
 struct opts {
@@ -102,6 +104,7 @@ usage(FILE *fp)
 	fprintf(fp, "usage: ssmtp [-46itVv] [-C config] [-F name] "
 	    "[-f sender] [-o option] [-au user] [-am method] [--] "
 	    "[recipient ...]\n"
+	    "       ssmtp -bs [-C config]\n"
 	    "       ssmtp --help | --version\n");
 }
 
@@ -113,6 +116,9 @@ help(void)
 	    "set in\n" SSMTP_CONF_DIR "/ssmtp.conf (see ssmtp(8) and "
 	    "ssmtp.conf(5)).\n\n"
 	    "  -t           take the recipients from To, Cc and Bcc\n"
+	    "  -bs          speak SMTP on standard input and output\n"
+	    "  -N, -R, -Vid delivery status notifications (NOTIFY, RET, "
+	    "ENVID)\n"
 	    "  -i, -oi      a line holding a single \".\" does not end the "
 	    "message\n"
 	    "  -f, -r ADDR  the envelope sender\n"
@@ -152,6 +158,8 @@ parse_b(struct opts *o, const char *m, struct err *e)
 		o->mode = MODE_QUEUE;
 	else if (strcmp(m, "i") == 0)
 		o->mode = MODE_ALIASES;
+	else if (strcmp(m, "s") == 0)
+		o->mode = MODE_BS;
 	else
 		return err_set(e, ERR_USAGE, "option -b%s is not supported "
 		    "(ssmtp only sends mail)", m);
@@ -347,7 +355,10 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 	}
 	o->args = argv + i;
 	o->nargs = argc - i;
-	if (o->mode != MODE_SEND && o->nargs > 0)
+	if (o->mode == MODE_BS && o->nargs > 0)
+		return err_set(e, ERR_USAGE, "recipients given with -bs: they "
+		    "come with RCPT TO");
+	if (o->mode != MODE_SEND && o->mode != MODE_BS && o->nargs > 0)
 		return err_set(e, ERR_USAGE, "recipients given, but this mode "
 		    "sends nothing");
 	return 0;
@@ -641,6 +652,13 @@ qualify(const char *a, const char *domain, char *buf, size_t size,
 	return 0;
 }
 
+/* Where the engine gets the secret: fetched before the first connect. */
+struct secret_src {
+	const struct config	*conf;
+	int			 timeout;
+	char			*first;		/* handed to the first session */
+};
+
 struct run {
 	struct opts	 o;
 	struct config	 conf;
@@ -654,6 +672,18 @@ struct run {
 	struct hub	 alias_hub;	/* revaliases hub */
 	const char	*hub_used;
 	char		 reply[600];
+	int		 code;		/* the hub's last reply, 0 if none */
+	char		 enh[16];	/* its enhanced code, or a local one */
+	/* The hub session, kept across messages with -bs. */
+	struct smtp	*session;
+	int		 keep;		/* -bs: more messages may follow */
+	int		 prepared;	/* the fields below are set */
+	struct tls_settings tls;
+	struct smtp_params p;
+	struct secret_src ss;
+	int		 config_failed;	/* -bs: relay nothing, keep all */
+	int		 body8;		/* -bs: the caller said 8BITMIME */
+	struct err	 config_err;
 };
 
 /* Whether we run setuid or setgid for someone else (to read ssmtp.conf). */
@@ -907,13 +937,6 @@ tls_mode(const struct config *c)
 	return c->use_starttls == CONF_NO ? SMTP_TLS_NONE : SMTP_TLS_OFFERED;
 }
 
-/* Where the engine gets the secret: fetched before the first connect. */
-struct secret_src {
-	const struct config	*conf;
-	int			 timeout;
-	char			*first;		/* handed to the first session */
-};
-
 static int
 get_secret(void *arg, int again, char **secret, struct err *e)
 {
@@ -928,29 +951,12 @@ get_secret(void *arg, int again, char **secret, struct err *e)
 	return secret_get(ss->conf, ss->timeout, secret, e);
 }
 
-/*
- * Step 6: try the hubs in order (the revaliases hub first); a hub that
- * cannot be reached, or answers 4xx before the transaction, yields to the
- * next.
- */
+/* What every session of this run shares: filled once. */
 static int
-deliver(struct run *r, struct err *e)
+prepare_sessions(struct run *r, struct err *e)
 {
-	struct hub hubs[CONF_MAX_HUBS + 1];
-	struct tls_settings tls;
-	struct secret_src ss = { &r->conf, 0, NULL };
-	struct smtp_params p;
-	struct smtp_result res;
-	struct smtp_txn t = { r->sender, r->rcpts.v, r->rcpts.n, &r->msg,
-	    *r->o.notify ? r->o.notify : NULL, r->o.ret, r->o.envid };
-	struct smtp *s;
-	size_t n = 0, i;
-	int rc = -1;
-
-	if (r->alias_hub.host != NULL)
-		hubs[n++] = r->alias_hub;
-	for (i = 0; i < r->conf.nhubs; i++)
-		hubs[n++] = r->conf.hubs[i];
+	if (r->prepared)
+		return 0;
 	if (!r->conf.tls_verify && !r->conf.has_fingerprint)
 		log_warnx("warning: TLSVerify=NO: the hub's certificate is not "
 		    "checked; anyone on the path can read this mail and the "
@@ -959,48 +965,88 @@ deliver(struct run *r, struct err *e)
 	 * The secret first, as the user (the rights are gone): a slow
 	 * AuthPassCommand then holds no session open at the hub.
 	 */
-	ss.timeout = r->conf.timeout > 0 ? r->conf.timeout : TO_COMMAND;
-	if (r->conf.auth_user != NULL && secret_get(&r->conf, ss.timeout,
-	    &ss.first, e) == -1)
+	r->ss.conf = &r->conf;
+	r->ss.timeout = r->conf.timeout > 0 ? r->conf.timeout : TO_COMMAND;
+	if (r->conf.auth_user != NULL && secret_get(&r->conf, r->ss.timeout,
+	    &r->ss.first, e) == -1)
 		return -1;
-	tls_settings(&r->conf, &tls);
-	memset(&p, 0, sizeof(p));
-	p.family = r->o.family;
-	p.tls_mode = tls_mode(&r->conf);
-	p.tls = &tls;
-	p.helo = r->conf.hostname ? r->conf.hostname : local_hostname();
-	p.timeout = r->conf.timeout;
-	p.auth_user = r->conf.auth_user;
-	p.auth_method = r->conf.auth_method;
-	p.get_secret = get_secret;
-	p.secret_arg = &ss;
-	p.no_chunking = !r->conf.use_chunking;
-	for (i = 0; i < n; i++) {
+	tls_settings(&r->conf, &r->tls);
+	memset(&r->p, 0, sizeof(r->p));
+	r->p.family = r->o.family;
+	r->p.tls_mode = tls_mode(&r->conf);
+	r->p.tls = &r->tls;
+	r->p.helo = r->conf.hostname ? r->conf.hostname : local_hostname();
+	r->p.timeout = r->conf.timeout;
+	r->p.auth_user = r->conf.auth_user;
+	r->p.auth_method = r->conf.auth_method;
+	r->p.get_secret = get_secret;
+	r->p.secret_arg = &r->ss;
+	r->p.no_chunking = !r->conf.use_chunking;
+	r->prepared = 1;
+	return 0;
+}
+
+/*
+ * Step 6: send the message.  A session is opened trying the hubs in
+ * order (the revaliases hub first); a hub that cannot be reached, or
+ * answers 4xx before the transaction, yields to the next.  With -bs the
+ * session is kept for the next message (the engine reopens it when it
+ * was lost); otherwise QUIT rides with this one.
+ */
+static int
+deliver(struct run *r, struct err *e)
+{
+	struct hub hubs[CONF_MAX_HUBS + 1];
+	struct smtp_result res;
+	struct smtp_txn t = { r->sender, r->rcpts.v, r->rcpts.n, &r->msg,
+	    *r->o.notify ? r->o.notify : NULL, r->o.ret, r->o.envid,
+	    r->body8 };
+	struct smtp *s;
+	size_t n = 0, i;
+	int rc = -1;
+
+	r->code = 0;
+	*r->enh = '\0';
+	if (prepare_sessions(r, e) == -1)
+		return -1;
+	if (r->alias_hub.host != NULL)
+		hubs[n++] = r->alias_hub;
+	for (i = 0; i < r->conf.nhubs; i++)
+		hubs[n++] = r->conf.hubs[i];
+	for (i = 0; r->session == NULL && i < n; i++) {
 		if (i > 0)
 			log_warnx("%s; trying %s", e->msg, hubs[i].host);
-		p.host = hubs[i].host;
-		p.port = hubs[i].port;
-		if ((s = smtp_new(&p, e)) == NULL)
-			break;
+		r->p.host = hubs[i].host;
+		r->p.port = hubs[i].port;
+		if ((s = smtp_new(&r->p, e)) == NULL)
+			return -1;
 		if (smtp_open(s, &res) == -1) {
 			*e = res.err;
+			r->code = res.code;
+			strlcpy(r->enh, res.enh, sizeof(r->enh));
 			smtp_result_free(&res);
 			smtp_free(s);
 			if (e->kind == ERR_TEMPFAIL || e->kind == ERR_NOHOST)
 				continue;
-			break;
+			return -1;
 		}
+		r->session = s;
 		r->hub_used = hubs[i].host;
-		if ((rc = smtp_send(s, &t, 1, &res)) == 0)
-			snprintf(r->reply, sizeof(r->reply), "%d %s", res.code,
-			    res.text);
-		else
-			*e = res.err;
-		smtp_result_free(&res);
-		smtp_free(s);
-		break;
 	}
-	secret_free(ss.first);
+	if (r->session == NULL)
+		return -1;
+	if ((rc = smtp_send(r->session, &t, !r->keep, &res)) == 0)
+		snprintf(r->reply, sizeof(r->reply), "%d %s", res.code,
+		    res.text);
+	else
+		*e = res.err;
+	r->code = res.code;
+	strlcpy(r->enh, res.enh, sizeof(r->enh));
+	smtp_result_free(&res);
+	if (!r->keep) {
+		smtp_free(r->session);
+		r->session = NULL;
+	}
 	return rc;
 }
 
@@ -1079,12 +1125,167 @@ static void
 run_free(struct run *r)
 {
 	rcpts_free(&r->rcpts);
+	smtp_free(r->session);
+	secret_free(r->ss.first);
 	secret_free(r->o.auth_pass);
 	free(r->alias_from);
 	free(r->alias_hub.host);
 	msg_free(&r->msg);
 	conf_free(&r->conf);
 	smtp_cleanup();
+}
+
+/* Per message state back to empty, for the next -bs transaction. */
+static void
+message_reset(struct run *r)
+{
+	rcpts_free(&r->rcpts);
+	memset(&r->rcpts, 0, sizeof(r->rcpts));
+	msg_free(&r->msg);
+	*r->sender = '\0';
+	*r->reply = '\0';
+}
+
+/* A message of the caller's, from its transaction, for the steps. */
+static void
+message_take(struct run *r, struct bs_txn *t)
+{
+	message_reset(r);
+	r->msg = t->msg;
+	msg_init(&t->msg);
+	r->o.sender = t->from;
+	r->o.args = t->rcpts;
+	r->o.nargs = (int)t->nrcpts;
+	r->o.from_headers = 0;
+	strlcpy(r->o.notify, t->notify, sizeof(r->o.notify));
+	r->o.ret = *t->ret ? t->ret : NULL;
+	r->o.envid = *t->envid ? t->envid : NULL;
+	r->body8 = t->body8;
+}
+
+/*
+ * The reply the -bs caller hears for a message that did not go: the
+ * hub's code and enhanced code when it refused, else ours for the kind
+ * of failure; temporary when nothing says it is for good.
+ */
+static int
+bs_failure(const struct run *r, const struct err *e, char *text, size_t size)
+{
+	const char *enh;
+	char msg[400];
+	size_t i;
+	int code;
+
+	switch (e->kind) {
+	case ERR_NOUSER:
+		code = 550, enh = "5.1.1";
+		break;
+	case ERR_UNAVAILABLE:
+		code = 554, enh = "5.0.0";
+		break;
+	case ERR_DATA:
+		code = 554, enh = "5.6.0";
+		break;
+	case ERR_USAGE:
+		code = 553, enh = "5.1.3";
+		break;
+	case ERR_NOPERM:
+		code = 451, enh = "4.7.0";	/* our credentials: fixable */
+		break;
+	case ERR_PROTOCOL:
+		code = 451, enh = "4.5.0";
+		break;
+	case ERR_TEMPFAIL:
+		code = 451, enh = "4.4.0";
+		break;
+	default:
+		code = 451, enh = "4.3.0";	/* local: config, system */
+	}
+	if (*r->enh != '\0' && *r->enh == '0' + code / 100)
+		enh = r->enh;
+	if (strcmp(enh, "5.3.4") == 0)
+		code = 552;
+	/* One line, no control characters: the text goes to the caller. */
+	for (i = 0; e->msg[i] != '\0' && i + 1 < sizeof(msg); i++)
+		msg[i] = (unsigned char)e->msg[i] < 0x20 ? ' ' : e->msg[i];
+	msg[i] = '\0';
+	snprintf(text, size, "%s %s", enh, msg);
+	return code;
+}
+
+/* -bs: relay one message of the caller's; the reply it hears. */
+static int
+bs_relay(void *arg, struct bs_txn *t, char *text, size_t size)
+{
+	struct run *r = arg;
+	struct err e = { ERR_NONE, "" };
+	char fromaddr[ADDR_MAX + 1];
+	int rc, has = 0;
+
+	message_take(r, t);
+	if (r->config_failed) {
+		e = r->config_err;
+		rc = -1;
+	} else if ((rc = msg_parse_headers(&r->msg, &e)) == 0 &&
+	    (rc = envelope(r, fromaddr, sizeof(fromaddr), &has, &e)) == 0 &&
+	    (rc = headers(r, fromaddr, has, &e)) == 0)
+		rc = deliver(r, &e);
+	rc = report(r, rc, &e);
+	if (rc == EX_OK) {
+		snprintf(text, size, "2.0.0 Ok: relayed, the hub said: %.400s",
+		    r->reply);
+		return 250;
+	}
+	return bs_failure(r, &e, text, size);
+}
+
+/* -bs: a message cut off inside DATA, or over the size limit: keep it. */
+static void
+bs_cut(void *arg, struct bs_txn *t)
+{
+	struct run *r = arg;
+	struct err e;
+
+	message_take(r, t);
+	err_set(&e, ERR_DATA, "the message was cut off or too large; not "
+	    "sent");
+	report(r, -1, &e);
+}
+
+/*
+ * SMTP on stdin and stdout for a local caller.  The hub session is
+ * opened at the first end of data and kept; a config error still lets
+ * the caller talk, and every message it sends is kept and refused with
+ * a temporary reply.
+ */
+static int
+serve_bs(struct run *r, int config_rc, struct err *e)
+{
+	struct bs_server srv;
+	struct bs_txn t;
+	enum err_kind k;
+
+	if (config_rc == -1) {
+		log_warnx("%s", e->msg);
+		r->config_failed = 1;
+		r->config_err = *e;
+	}
+	r->keep = 1;
+	memset(&srv, 0, sizeof(srv));
+	srv.hostname = r->conf.hostname ? r->conf.hostname : local_hostname();
+	srv.idle_timeout = r->conf.idle_timeout;
+	srv.relay = bs_relay;
+	srv.cut = bs_cut;
+	srv.arg = r;
+	k = bs_serve(STDIN_FILENO, STDOUT_FILENO, &srv);
+	memset(&t, 0, sizeof(t));
+	(void)t;
+	if (k == ERR_DATA)
+		log_warnx("the input ended inside DATA; what arrived is kept");
+	else if (k == ERR_TEMPFAIL)
+		log_warnx("the caller was silent for %d s (IdleTimeout); "
+		    "closed", srv.idle_timeout);
+	return exit_code(k);
 }
 
 /*
@@ -1111,7 +1312,8 @@ main(int argc, char **argv)
 	else if (strcmp(prog, "newaliases") == 0)
 		r.o.mode = MODE_ALIASES;
 	if ((rc = parse_args(argc, argv, &r.o, &e)) == 0 &&
-	    r.o.mode != MODE_SEND && r.o.mode != MODE_ALIASES) {
+	    r.o.mode != MODE_SEND && r.o.mode != MODE_ALIASES &&
+	    r.o.mode != MODE_BS) {
 		rc = other_mode(r.o.mode);
 		run_free(&r);
 		return rc;
@@ -1134,6 +1336,11 @@ main(int argc, char **argv)
 			log_warnx("%s", e.msg);
 		run_free(&r);
 		return rc == 0 ? EX_OK : exit_code(e.kind);
+	}
+	if (r.o.mode == MODE_BS) {
+		rc = serve_bs(&r, rc, &e);
+		run_free(&r);
+		return rc;
 	}
 	if (msg_spool(&r.msg, STDIN_FILENO, r.o.ignore_dots, &se) == -1) {
 		log_warnx("%s", se.msg);

@@ -265,12 +265,40 @@ def main():
                 c.run(small)
             results[c.name]["%d messages, one process each (s)" % n] = time.monotonic() - t0
         print("bench: %d messages done" % n, flush=True)
+        bs = bs_figures(work, clients[0], small, stats, 20 if QUICK else 100)
         report(results, n)
+        print(bs)
     finally:
         for s in sinks:
             s.terminate()
             s.wait(10)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def bs_figures(work, ours, small, stats, n):
+    """(e): n small messages through one -bs session (one hub connection,
+    one TLS handshake) against n processes, STARTTLS + AUTH; wall time and
+    the handshakes the sink counted (one per connection)."""
+    body = open(small, "rb").read().replace(b"\n", b"\r\n")
+    lines = [b"EHLO bench.test"]
+    for _ in range(n):
+        lines += [b"MAIL FROM:<bench@bench.test>", b"RCPT TO:<rcpt@example.org>",
+                  b"DATA", body.rstrip(b"\r\n"), b"."]
+    dialogue = work / "bs.txt"
+    dialogue.write_bytes(b"\r\n".join(lines + [b"QUIT", b""]))
+    argv = ours.argv[:-1] + ["-bs"]     # the same config, no recipient
+    rows = []
+    for what, run in (("one -bs session", lambda: ours.run(dialogue, argv=argv)),
+                      ("one process each", lambda: [ours.run(small) for _ in range(n)])):
+        c0 = len(stats.read_text().splitlines()) if stats.exists() else 0
+        t0 = time.monotonic()
+        run()
+        rows.append((what, time.monotonic() - t0,
+                     len(stats.read_text().splitlines()) - c0))
+    print("bench: -bs done", flush=True)
+    return ("\n| %d messages, STARTTLS + AUTH (ssmtp) | s | TLS handshakes |\n"
+            "| --- | ---: | ---: |\n" % n +
+            "\n".join("| %s | %.2f | %d |" % r for r in rows))
 
 
 LOWER_IS_BETTER = ("RSS", "writes", "instructions", "(s)", ": ms", "round trips")

@@ -7,7 +7,7 @@ set -eu
 PKGS="gcc make pkg-config libc6-dev libssl-dev libbsd-dev openssl ca-certificates
 clang libclang-rt-14-dev
 python3 python3-pytest python3-aiosmtpd mandoc iproute2 util-linux postfix sasl2-bin libsasl2-modules
-cron bsd-mailx git git-email libmailtools-perl php-cli"
+cron bsd-mailx git git-email libmailtools-perl php-cli php-symfony-mailer"
 # make bench also measures with valgrind and strace.
 [ "${1:-}" = bench ] && PKGS="$PKGS valgrind strace time iproute2"
 

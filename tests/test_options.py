@@ -33,7 +33,7 @@ IGNORED = [
 SIMULATED = [(["-bp"], "Mail queue is empty"), (["-bi"], ""),
              (["-q"], "no queue"), (["-q30m"], "no queue"), (["-V"], "ssmtp ")]
 
-UNSUPPORTED = [["-ba"], ["-bd"], ["-bs"], ["-bt"], ["-bv"], ["-bz"], ["-oo"],
+UNSUPPORTED = [["-ba"], ["-bd"], ["-bt"], ["-bv"], ["-bz"], ["-oo"],
                ["-Z"], ["-bx"], ["-ax", "v"]]
 
 
