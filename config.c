@@ -497,22 +497,6 @@ set_tls_min(struct config *c, const struct key *k, const char *v, struct err *e)
 	return 0;
 }
 
-static int
-set_timeout(struct config *c, const struct key *k, const char *v, struct err *e)
-{
-	char *end;
-	long n;
-
-	(void)k;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (*v == '\0' || *end != '\0' || errno != 0 || n < 1 || n > 86400)
-		return err_set(e, ERR_CONFIG, "Timeout \"%.*s%s\" is not a "
-		    "number of seconds from 1 to 86400", SHOWN(v));
-	c->timeout = (int)n;
-	return 0;
-}
-
 /* A number of seconds from 1 to 86400. */
 static int
 set_seconds(struct config *c, const struct key *k, const char *v,
@@ -569,7 +553,7 @@ static const struct key keys[] = {
 	{ "TLSVerify",		set_bool,		F(tls_verify) },
 	{ "TLSFingerprint",	set_fingerprint,	0 },
 	{ "TLSMinVersion",	set_tls_min,		0 },
-	{ "Timeout",		set_timeout,		0 },
+	{ "Timeout",		set_seconds,		F(timeout) },
 	{ "DeadLetter",		set_dead_letter,	0 },
 	{ "Revaliases",		set_path,		F(revaliases) },
 	{ "Aliases",		set_path,		F(aliases_path) },

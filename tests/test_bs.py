@@ -266,6 +266,18 @@ def test_bcc_removed_null_sender_allowed(ssmtp, hub):
     assert b"Bcc" not in m["content"]
 
 
+def php(script_text, tmp_path, cmd, ssmtp):
+    """Run a PHP script with the sendmail command as its argument."""
+    if not pathlib.Path("/usr/share/php/Symfony/Component/Mailer/autoload.php").exists():
+        pytest.fail("php-symfony-mailer is not installed: run `make check` as root")
+    script = tmp_path / "send.php"
+    script.write_text(script_text)
+    return subprocess.run(["php", str(script), cmd], capture_output=True, timeout=60,
+                          env={"HOME": str(ssmtp.home), "TMPDIR": str(ssmtp.tmp),
+                               "PATH": os.environ["PATH"],
+                               "ASAN_OPTIONS": "detect_leaks=1"})
+
+
 SYMFONY = r"""<?php
 require '/usr/share/php/Symfony/Component/Mailer/autoload.php';
 use Symfony\Component\Mailer\Mailer;
@@ -290,18 +302,10 @@ foreach (['a@example.org', 'refuse@example.org', 'b@example.org'] as $i => $to) 
 def test_symfony_mailer_default_transport(ssmtp, hub, tmp_path):
     """Symfony Mailer's SendmailTransport in its default -bs mode: one
     process for all three messages, a refused one raises, the next goes."""
-    if not pathlib.Path("/usr/share/php/Symfony/Component/Mailer/autoload.php").exists():
-        pytest.fail("php-symfony-mailer is not installed: run `make check` as root")
     h = hub("starttls")
     h.handler.refuse["refuse@example.org"] = "550 5.1.1 no such user"
     ssmtp.conf(h)
-    script = tmp_path / "send.php"
-    script.write_text(SYMFONY)
-    cmd = "%s -C %s -bs" % (ssmtp.binary, ssmtp.conf_path)
-    p = subprocess.run(["php", str(script), cmd], capture_output=True, timeout=60,
-                       env={"HOME": str(ssmtp.home), "TMPDIR": str(ssmtp.tmp),
-                            "PATH": os.environ["PATH"],
-                            "ASAN_OPTIONS": "detect_leaks=1"})
+    p = php(SYMFONY, tmp_path, "%s -C %s -bs" % (ssmtp.binary, ssmtp.conf_path), ssmtp)
     out = p.stdout.decode()
     assert out.split() == ["sent", "0", "failed", "1", "sent", "2"], (out, p.stderr)
     assert [sorted(m["rcpt_tos"]) for m in h.messages] == [
@@ -364,13 +368,7 @@ echo "sent\n";
 def test_symfony_mailer_t_mode(ssmtp, hub, tmp_path):
     h = hub("starttls")
     ssmtp.conf(h)
-    script = tmp_path / "send.php"
-    script.write_text(SYMFONY_T)
-    cmd = "%s -C %s -t" % (ssmtp.binary, ssmtp.conf_path)
-    p = subprocess.run(["php", str(script), cmd], capture_output=True, timeout=60,
-                       env={"HOME": str(ssmtp.home), "TMPDIR": str(ssmtp.tmp),
-                            "PATH": os.environ["PATH"],
-                            "ASAN_OPTIONS": "detect_leaks=1"})
+    p = php(SYMFONY_T, tmp_path, "%s -C %s -t" % (ssmtp.binary, ssmtp.conf_path), ssmtp)
     assert p.stdout.decode().split() == ["sent"], p.stderr
     m = h.messages[0]
     assert sorted(m["rcpt_tos"]) == ["a@example.org", "hidden@example.org"]
