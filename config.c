@@ -573,6 +573,17 @@ find_key(const char *name, size_t len)
 	return NULL;
 }
 
+/* Give key k its value, for a config line and a command-line option. */
+static int
+set_value(struct config *c, const struct key *k, const char *value,
+    struct err *e)
+{
+	if (strlen(value) > CONF_VALUE_MAX)
+		return err_set(e, ERR_CONFIG, "value of %s is longer than %d "
+		    "bytes", k->name, CONF_VALUE_MAX);
+	return k->set(c, k, value, e);
+}
+
 int
 conf_set(struct config *c, const char *key, const char *value, struct err *e)
 {
@@ -582,10 +593,7 @@ conf_set(struct config *c, const char *key, const char *value, struct err *e)
 		err_set(e, ERR_CONFIG, "unknown key \"%.*s%s\"", SHOWN(key));
 		return 1;
 	}
-	if (strlen(value) > CONF_VALUE_MAX)
-		return err_set(e, ERR_CONFIG, "value of %s is longer than %d "
-		    "bytes", k->name, CONF_VALUE_MAX);
-	return k->set(c, k, value, e);
+	return set_value(c, k, value, e);
 }
 
 int
@@ -634,12 +642,9 @@ conf_parse_line(struct config *c, const char *line, struct err *e)
 	for (vlen = vend - v; vlen > 0 && isspace((unsigned char)v[vlen - 1]);
 	    vlen--)
 		;
-	if (vlen > CONF_VALUE_MAX)
-		return err_set(e, ERR_CONFIG, "value of %s is longer than %d "
-		    "bytes", k->name, CONF_VALUE_MAX);
 	if ((val = strndup(v, vlen)) == NULL)
 		return nomem(e);
-	rc = k->set(c, k, val, e);
+	rc = set_value(c, k, val, e);
 	explicit_bzero(val, vlen);
 	free(val);
 	return rc;

@@ -14,13 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "net.h"
 #include "tls.h"
 
@@ -32,15 +32,6 @@ net_init(struct net *n)
 	memset(n, 0, sizeof(*n));
 	n->fd = -1;
 	buf_init(&n->line, NET_LINE_MAX + 2);
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -55,7 +46,7 @@ wait_fd(int fd, short events, long long deadline, int timeout, struct err *e)
 	int r;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - clock_ms();
 		if (left <= 0)
 			return err_set(e, ERR_TEMPFAIL, "timed out after %d s",
 			    timeout);
@@ -91,7 +82,7 @@ is_loopback(const struct sockaddr *sa)
 static int
 connect_one(const struct addrinfo *ai, int timeout)
 {
-	long long deadline = now_ms() + (long long)timeout * 1000;
+	long long deadline = clock_ms() + (long long)timeout * 1000;
 	struct pollfd pfd;
 	socklen_t len;
 	long long left;
@@ -105,7 +96,7 @@ connect_one(const struct addrinfo *ai, int timeout)
 		if (errno != EINPROGRESS)
 			goto fail;
 		for (;;) {
-			left = deadline - now_ms();
+			left = deadline - clock_ms();
 			if (left <= 0) {
 				errno = ETIMEDOUT;
 				goto fail;
@@ -305,7 +296,7 @@ int
 net_read_line(struct net *n, const char **line, size_t *len, int timeout,
     struct err *e)
 {
-	long long deadline = now_ms() + (long long)timeout * 1000;
+	long long deadline = clock_ms() + (long long)timeout * 1000;
 	const char *start, *nl;
 	size_t take;
 
@@ -343,7 +334,7 @@ static int
 send_all(void *arg, const char *p, size_t len, struct err *e)
 {
 	struct net *n = arg;
-	long long deadline = now_ms() + (long long)n->wtimeout * 1000;
+	long long deadline = clock_ms() + (long long)n->wtimeout * 1000;
 	size_t off = 0;
 	ssize_t w;
 
@@ -426,7 +417,7 @@ int
 net_start_tls(struct net *n, const struct tls_settings *t, const char *host,
     int timeout, struct err *e)
 {
-	long long deadline = now_ms() + (long long)timeout * 1000;
+	long long deadline = clock_ms() + (long long)timeout * 1000;
 	SSL_CTX *ctx;
 
 	if ((ctx = client_ctx(t, e)) == NULL)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "secret.h"
 
 #define SECRET_MAX	8192	/* passwords and OAuth2 tokens */
@@ -57,15 +58,6 @@ split_args(char *s, char **argv, size_t max)
 	}
 	argv[n] = NULL;
 	return n > 0 ? 0 : -1;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The helper's side of the fork: a clean start, then exec. */
@@ -110,7 +102,7 @@ wait_until(pid_t pid, long long deadline, int *status)
 			return 1;
 		if (r == -1 && errno != EINTR)
 			return 1;	/* not ours to wait for: treat as gone */
-		if (now_ms() >= deadline)
+		if (clock_ms() >= deadline)
 			return 0;
 		nanosleep(&ts, NULL);
 	}
@@ -144,7 +136,7 @@ read_first_line(int fd, char *buf, size_t size, size_t *len,
 	while (*len < size - 1) {
 		if (memchr(buf, '\n', *len) != NULL)
 			return 1;
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - clock_ms()) <= 0)
 			return -1;
 		if (poll(&pfd, 1, left > 1000 ? 1000 : (int)left) <= 0)
 			continue;
@@ -167,7 +159,7 @@ drain(int fd, long long deadline)
 	long long left;
 	ssize_t r;
 
-	while ((left = deadline - now_ms()) > 0) {
+	while ((left = deadline - clock_ms()) > 0) {
 		if (poll(&pfd, 1, (int)left) <= 0)
 			continue;
 		r = read(fd, junk, sizeof(junk));
@@ -189,7 +181,7 @@ static int
 run_pass_command(const char *cmd, int timeout, char **secret, struct err *e)
 {
 	char *copy, *argv[ARGV_MAX], *buf = NULL, *nl;
-	long long deadline = now_ms() + (long long)timeout * 1000, grace;
+	long long deadline = clock_ms() + (long long)timeout * 1000, grace;
 	size_t len = 0;
 	pid_t pid;
 	int fds[2], status = 0, got, exited, rc = -1;
@@ -227,7 +219,7 @@ run_pass_command(const char *cmd, int timeout, char **secret, struct err *e)
 	}
 	if (got == 1) {
 		/* The line is in: a second for the rest, then it ends. */
-		grace = now_ms() + GRACE_MS;
+		grace = clock_ms() + GRACE_MS;
 		drain(fds[0], grace < deadline ? grace : deadline);
 		exited = wait_until(pid, grace < deadline ? grace : deadline,
 		    &status);

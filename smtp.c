@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "auth.h"
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "smtp.h"
@@ -242,10 +242,9 @@ static int
 read_reply(struct smtp *s, struct reply *r, int to, struct smtp_caps *caps,
     struct err *e)
 {
-	struct timespec now;
 	const char *line;
+	long long end, left;
 	size_t len;
-	time_t end;
 	int rc;
 
 	memset(r, 0, offsetof(struct reply, text));
@@ -257,15 +256,14 @@ read_reply(struct smtp *s, struct reply *r, int to, struct smtp_caps *caps,
 	 * The timeout covers the whole reply: a hub that trickles lines of
 	 * a multiline reply cannot stretch it line by line.
 	 */
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	end = now.tv_sec + to;
+	end = clock_ms() + (long long)to * 1000;
 	do {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec >= end)
+		if ((left = end - clock_ms()) <= 0)
 			return err_set(e, ERR_TEMPFAIL, "timed out after %d s",
 			    to);
-		if (net_read_line(&s->net, &line, &len, (int)(end - now.tv_sec),
-		    e) == -1)
+		/* What is left of the whole reply's time, in whole seconds. */
+		if (net_read_line(&s->net, &line, &len, (int)((left + 999) /
+		    1000), e) == -1)
 			return -1;
 		log_proto("<-", line, len);
 		if ((rc = smtp_reply_line(r, line, len, e)) == -1)

@@ -1262,7 +1262,6 @@ static int
 serve_bs(struct run *r, int config_rc, struct err *e)
 {
 	struct bs_server srv;
-	struct bs_txn t;
 	enum err_kind k;
 
 	if (config_rc == -1) {
@@ -1278,8 +1277,6 @@ serve_bs(struct run *r, int config_rc, struct err *e)
 	srv.cut = bs_cut;
 	srv.arg = r;
 	k = bs_serve(STDIN_FILENO, STDOUT_FILENO, &srv);
-	memset(&t, 0, sizeof(t));
-	(void)t;
 	if (k == ERR_DATA)
 		log_warnx("the input ended inside DATA; what arrived is kept");
 	else if (k == ERR_TEMPFAIL)

@@ -4,7 +4,7 @@ import pathlib
 import re
 
 TOP = pathlib.Path(__file__).resolve().parent.parent
-GROUND = {"err", "log", "buf", "addr", "tlsconf"}
+GROUND = {"err", "log", "buf", "addr", "tlsconf", "clock"}
 ALLOWED = {
     "ssmtp": {"config", "message", "deadletter", "secret", "smtp", "bs"},
     "bs": {"message"},
