@@ -8,6 +8,8 @@ SBINDIR   ?= $(PREFIX)/sbin
 MANDIR    ?= $(PREFIX)/share/man
 DOCDIR    ?= $(PREFIX)/share/doc/ssmtp
 CONFDIR   ?= /etc/ssmtp
+SYSCONFDIR ?= /etc
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd
 
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
@@ -30,7 +32,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEP_CFLAGS) \
 SAN_FLAGS  = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
              -fno-omit-frame-pointer
 
-SRCS = addr.c auth.c bs.c buf.c clock.c config.c deadletter.c log.c message.c net.c secret.c smtp.c tls.c
+SRCS = addr.c auth.c bs.c buf.c clock.c config.c deadletter.c hubs.c log.c \
+       message.c net.c notice.c queue.c runq.c secret.c smtp.c tls.c
 MAIN = ssmtp.c
 OBJS = $(SRCS:%.c=build/%.o)
 SAN_OBJS = $(SRCS:%.c=build/asan/%.o)
@@ -82,7 +85,7 @@ build/asan/unit.o: tests/unit.c $(HDRS) | build/asan
 
 # libFuzzer harnesses (tests/fuzz/): clang with ASan and UBSan.
 FUZZ_CC    ?= clang
-FUZZERS     = config addr reply dotenc headers sasl caps bs
+FUZZERS     = config addr reply dotenc headers sasl caps bs queue
 FUZZ_FLAGS  = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 60
@@ -156,6 +159,16 @@ check: deps
 	@echo "== integration tests (release and ASan + UBSan builds)"
 	@cd tests && $(PYTHON) -m pytest -q -p no:cacheprovider
 
+# source:mode:installed path, for install and uninstall.
+QUEUE_FILES = \
+    ssmtp-queue.service:644:$(SYSTEMDDIR)/system/ssmtp-queue.service \
+    ssmtp-queue.timer:644:$(SYSTEMDDIR)/system/ssmtp-queue.timer \
+    user/ssmtp-queue.service:644:$(SYSTEMDDIR)/user/ssmtp-queue.service \
+    user/ssmtp-queue.timer:644:$(SYSTEMDDIR)/user/ssmtp-queue.timer \
+    ssmtp-queue.cron:644:$(SYSCONFDIR)/cron.d/ssmtp-queue \
+    ssmtp-queue.networkd:755:$(SYSCONFDIR)/networkd-dispatcher/routable.d/50-ssmtp-queue \
+    ssmtp-queue.networkd:755:$(SYSCONFDIR)/NetworkManager/dispatcher.d/50-ssmtp-queue
+
 install: ssmtp
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)
@@ -168,6 +181,15 @@ install: ssmtp
 	install -m 644 man/ssmtp.conf.5 $(DESTDIR)$(MANDIR)/man5/ssmtp.conf.5
 	install -m 644 man/revaliases.5 $(DESTDIR)$(MANDIR)/man5/revaliases.5
 	install -m 644 ssmtp.conf.example revaliases $(DESTDIR)$(DOCDIR)/
+	@# The queue's runners (Queue=YES): timers, network hooks, cron.
+	install -d $(DESTDIR)$(SYSTEMDDIR)/system $(DESTDIR)$(SYSTEMDDIR)/user \
+	    $(DESTDIR)$(SYSCONFDIR)/cron.d \
+	    $(DESTDIR)$(SYSCONFDIR)/networkd-dispatcher/routable.d \
+	    $(DESTDIR)$(SYSCONFDIR)/NetworkManager/dispatcher.d
+	for f in $(QUEUE_FILES); do \
+	    set -- $$(echo $$f | tr : ' '); \
+	    sed 's|@SBINDIR@|$(SBINDIR)|g' dist/$$1 >$(DESTDIR)$$3 && \
+	    chmod $$2 $(DESTDIR)$$3 || exit 1; done
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ssmtp $(DESTDIR)$(SBINDIR)/sendmail \
@@ -177,6 +199,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/revaliases.5 \
 	    $(DESTDIR)$(DOCDIR)/ssmtp.conf.example $(DESTDIR)$(DOCDIR)/revaliases
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	for f in $(QUEUE_FILES); do rm -f $(DESTDIR)$${f##*:}; done
 	if [ "$(PREFIX)" = /usr ] && [ -L $(DESTDIR)/usr/lib/sendmail ] && \
 	    [ "$$(readlink $(DESTDIR)/usr/lib/sendmail)" = ../sbin/sendmail ]; \
 	    then rm -f $(DESTDIR)/usr/lib/sendmail; fi

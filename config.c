@@ -37,6 +37,7 @@ conf_init(struct config *c)
 	c->tls_min_version = CONF_TLS_1_2;
 	c->use_chunking = 1;
 	c->idle_timeout = 300;	/* RFC 5321 4.5.3.2.7 */
+	c->queue_lifetime = CONF_QUEUE_LIFETIME;
 }
 
 static void
@@ -81,6 +82,7 @@ conf_free(struct config *c)
 	free(c->dead_letter);
 	free(c->revaliases);
 	free(c->aliases_path);
+	free(c->queue_dir);
 	for (i = 0; i < c->naliases; i++) {
 		for (j = 0; j < c->aliases[i].nto; j++)
 			free(c->aliases[i].to[j]);
@@ -514,6 +516,39 @@ set_seconds(struct config *c, const struct key *k, const char *v,
 	return 0;
 }
 
+/*
+ * A duration: a number with an optional unit, s, m, h or d ("5d",
+ * "36h"), from one minute to a year.
+ */
+static int
+set_duration(struct config *c, const struct key *k, const char *v,
+    struct err *e)
+{
+	static const char units[] = "smhd";
+	static const long mult[] = { 1, 60, 3600, 86400 };
+	const char *u;
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*end != '\0' && end[1] == '\0' && (u = strchr(units,
+	    tolower((unsigned char)*end))) != NULL) {
+		if (n > 0 && n <= 366L * 86400 / mult[u - units])
+			n *= mult[u - units];
+		else
+			n = 0;
+		end++;
+	}
+	if (*v == '\0' || !isdigit((unsigned char)*v) || *end != '\0' ||
+	    errno != 0 || n < 60 || n > 366L * 86400)
+		return err_set(e, ERR_CONFIG, "%s \"%.*s%s\" is not a duration "
+		    "from 1 minute to a year (a number of seconds, or with "
+		    "m, h or d: 5d)", k->name, SHOWN(v));
+	*FIELD(c, k, long) = n;
+	return 0;
+}
+
 static int
 set_dead_letter(struct config *c, const struct key *k, const char *v,
     struct err *e)
@@ -559,6 +594,9 @@ static const struct key keys[] = {
 	{ "Aliases",		set_path,		F(aliases_path) },
 	{ "UseChunking",	set_bool,		F(use_chunking) },
 	{ "IdleTimeout",	set_seconds,		F(idle_timeout) },
+	{ "Queue",		set_bool,		F(queue) },
+	{ "QueueDir",		set_path,		F(queue_dir) },
+	{ "QueueLifetime",	set_duration,		F(queue_lifetime) },
 };
 
 static const struct key *

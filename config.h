@@ -17,6 +17,8 @@
 #define CONF_MAX_HEADERS 32
 #define CONF_VALUE_MAX	4095		/* bytes in a value */
 #define CONF_FILE_MAX	(16 * 1024 * 1024)	/* a CA file, a key */
+#define CONF_QUEUE_DIR	"/var/spool/ssmtp"	/* root's queue */
+#define CONF_QUEUE_LIFETIME (5L * 86400)	/* 5 days */
 
 /* A file's bytes, read while ssmtp may still read protected files. */
 struct conf_blob {
@@ -80,6 +82,9 @@ struct config {
 	size_t		 naliases;
 	int		 use_chunking;		/* BDAT when offered */
 	int		 idle_timeout;		/* -bs: a silent caller, s */
+	int		 queue;			/* Queue=YES: keep and retry */
+	char		*queue_dir;		/* QueueDir=: root's queue */
+	long		 queue_lifetime;	/* QueueLifetime=, seconds */
 	struct conf_blob tls_ca_pem;		/* TLS_CA_File's bytes */
 	struct conf_blob tls_cert_pem;		/* TLSCert's */
 	struct conf_blob tls_key_pem;		/* TLSKey's: wiped on free */

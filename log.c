@@ -94,3 +94,16 @@ log_syslog(int prio, const char *fmt, ...)
 	va_end(ap);
 	closelog();
 }
+
+void
+log_rcpts(char *buf, size_t size, char * const *rcpts, size_t n)
+{
+	size_t i, len = 0;
+
+	*buf = '\0';
+	for (i = 0; i < n && len < 900 && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s<%s>",
+		    i ? "," : "", rcpts[i]);
+	if (i < n && len < size)
+		snprintf(buf + len, size - len, ",... (%zu in all)", n);
+}

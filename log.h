@@ -19,4 +19,12 @@ void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Send one line to syslog (LOG_MAIL) at the given priority. */
 void	log_syslog(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 
+#include <stddef.h>
+
+/*
+ * The recipients for a log line, "<a>,<b>", into buf: as many as fit in
+ * about 900 bytes, then ",... (N in all)".
+ */
+void	log_rcpts(char *buf, size_t size, char * const *rcpts, size_t n);
+
 #endif

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <syslog.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -25,8 +26,11 @@
 #include "buf.h"
 #include "config.h"
 #include "deadletter.h"
+#include "hubs.h"
 #include "log.h"
 #include "message.h"
+#include "queue.h"
+#include "runq.h"
 #include "secret.h"
 #include "smtp.h"
 
@@ -38,9 +42,9 @@
 
 enum mode {
 	MODE_SEND,		/* -bm, the default */
-	MODE_QUEUE,		/* -bp, mailq: simulated */
+	MODE_QUEUE,		/* -bp, mailq: list the queue */
 	MODE_ALIASES,		/* -bi, newaliases: check the Aliases file */
-	MODE_RUNQ,		/* -q: simulated */
+	MODE_RUNQ,		/* -q, -qI<id>: run the queue */
 	MODE_VERSION,		/* -V, --version */
 	MODE_HELP,		/* --help */
 	MODE_BS			/* -bs: SMTP on stdin and stdout */
@@ -60,6 +64,7 @@ struct opts {
 	char		 notify[32];	/* -N, as NOTIFY= wants it */
 	const char	*ret;		/* -R: FULL or HDRS */
 	const char	*envid;		/* -V<envid> */
+	const char	*runq_id;	/* -qI<id> */
 	char	       **args;		/* recipients */
 	int		 nargs;
 };
@@ -105,6 +110,8 @@ usage(FILE *fp)
 	    "[-f sender] [-o option] [-au user] [-am method] [--] "
 	    "[recipient ...]\n"
 	    "       ssmtp -bs [-C config]\n"
+	    "       ssmtp -q[interval] | -qI<id> | -bp (mailq) [-v] "
+	    "[-C config]\n"
 	    "       ssmtp --help | --version\n");
 }
 
@@ -117,6 +124,9 @@ help(void)
 	    "ssmtp.conf(5)).\n\n"
 	    "  -t           take the recipients from To, Cc and Bcc\n"
 	    "  -bs          speak SMTP on standard input and output\n"
+	    "  -q, -qI<id>  send what is due in the queue (Queue=YES), or that "
+	    "message\n"
+	    "  -bp, mailq   list the queue\n"
 	    "  -N, -R, -Vid delivery status notifications (NOTIFY, RET, "
 	    "ENVID)\n"
 	    "  -i, -oi      a line holding a single \".\" does not end the "
@@ -243,6 +253,25 @@ parse_envid(struct opts *o, const char *v, struct err *e)
 }
 
 /*
+ * -q, -q<interval> (sendmail's daemon interval: the queue is run once),
+ * -qf (in the foreground: always) and -qI<id> (that message now).
+ */
+static int
+parse_q(struct opts *o, const char *v, struct err *e)
+{
+	o->mode = MODE_RUNQ;
+	if (*v == 'I' && v[1] != '\0') {
+		o->runq_id = v + 1;
+		return 0;
+	}
+	if (strcmp(v, "f") == 0 || (*v == '\0') ||
+	    strspn(v, "0123456789smhdw") == strlen(v))
+		return 0;
+	return err_set(e, ERR_USAGE, "option -q%s is not supported (-q, "
+	    "-q<interval>, -qf and -qI<id> are)", v);
+}
+
+/*
  * Parse sendmail's command line (sSMTP 2.64's options, plus what callers
  * pass to sendmail).  Returns 0, or -1 with ERR_USAGE.
  */
@@ -311,8 +340,9 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 					return -1;
 				break;
 			case 'q':
-				o->mode = MODE_RUNQ;
-				break;		/* -q[time] */
+				if (parse_q(o, p + 1, e) == -1)
+					return -1;
+				break;
 			case 'd':
 				break;		/* -dX: sendmail debug, ignored */
 			case 'C': case 'f': case 'r': case 'F': case 'o':
@@ -684,6 +714,12 @@ struct run {
 	int		 config_failed;	/* -bs: relay nothing, keep all */
 	int		 body8;		/* -bs: the caller said 8BITMIME */
 	struct err	 config_err;
+	int		 unknown;	/* the last outcome: may have gone */
+	char		 queued[QUEUE_ID_LEN + 1];	/* "": not queued */
+	/* The queue, when Queue=YES or for -q and mailq. */
+	struct queue	 q;
+	struct runq	 rq;
+	char		 dl_path[4096];
 };
 
 /* Whether we run setuid or setgid for someone else (to read ssmtp.conf). */
@@ -986,12 +1022,51 @@ prepare_sessions(struct run *r, struct err *e)
 	return 0;
 }
 
+/* runq's prepare: the sessions' settings, the secret fetched. */
+static int
+runq_prepare(void *arg, struct err *e)
+{
+	return prepare_sessions(arg, e);
+}
+
+/*
+ * The user's queue (queue.h says where), opened for runq; with create,
+ * made when missing.  Returns 0 or -1.
+ */
+static int
+queue_setup(struct run *r, int create, struct err *e)
+{
+	char path[4096];
+
+	if (r->rq.q != NULL && (!create || r->q.dirfd != -1))
+		return 0;
+	if (queue_path(r->conf.queue_dir ? r->conf.queue_dir :
+	    CONF_QUEUE_DIR, path, sizeof(path), e) == -1 ||
+	    queue_open(&r->q, path, create, e) == -1)
+		return -1;
+	log_info("queue: %s", path);
+	r->rq.conf = &r->conf;
+	r->rq.q = &r->q;
+	r->rq.p = &r->p;
+	r->rq.prepare = runq_prepare;
+	r->rq.arg = r;
+	r->rq.hostname = r->conf.hostname ? r->conf.hostname :
+	    local_hostname();
+	if (!r->conf.dead_letter_off) {
+		deadletter_path(r->conf.dead_letter, r->dl_path,
+		    sizeof(r->dl_path));
+		r->rq.dead_letter = r->dl_path;
+	}
+	return 0;
+}
+
 /*
  * Step 6: send the message.  A session is opened trying the hubs in
  * order (the revaliases hub first); a hub that cannot be reached, or
  * answers 4xx before the transaction, yields to the next.  With -bs the
  * session is kept for the next message (the engine reopens it when it
- * was lost); otherwise QUIT rides with this one.
+ * was lost); otherwise QUIT rides with this one, unless the queue has
+ * mail waiting: then that follows over the same session, bounded.
  */
 static int
 deliver(struct run *r, struct err *e)
@@ -1001,48 +1076,35 @@ deliver(struct run *r, struct err *e)
 	struct smtp_txn t = { r->sender, r->rcpts.v, r->rcpts.n, &r->msg,
 	    *r->o.notify ? r->o.notify : NULL, r->o.ret, r->o.envid,
 	    r->body8 };
-	struct smtp *s;
-	size_t n = 0, i;
-	int rc = -1;
+	struct err qe;
+	char key[HUB_KEY_MAX];
+	size_t n;
+	int rc = -1, flush = 0;
 
 	r->code = 0;
+	r->unknown = 0;
 	*r->enh = '\0';
 	if (prepare_sessions(r, e) == -1)
 		return -1;
-	if (r->alias_hub.host != NULL)
-		hubs[n++] = r->alias_hub;
-	for (i = 0; i < r->conf.nhubs; i++)
-		hubs[n++] = r->conf.hubs[i];
-	for (i = 0; r->session == NULL && i < n; i++) {
-		if (i > 0)
-			log_warnx("%s; trying %s", e->msg, hubs[i].host);
-		r->p.host = hubs[i].host;
-		r->p.port = hubs[i].port;
-		if ((s = smtp_new(&r->p, e)) == NULL)
-			return -1;
-		if (smtp_open(s, &res) == -1) {
-			*e = res.err;
-			r->code = res.code;
-			strlcpy(r->enh, res.enh, sizeof(r->enh));
-			smtp_result_free(&res);
-			smtp_free(s);
-			if (e->kind == ERR_TEMPFAIL || e->kind == ERR_NOHOST)
-				continue;
-			return -1;
-		}
-		r->session = s;
-		r->hub_used = hubs[i].host;
-	}
-	if (r->session == NULL)
+	n = hubs_for(&r->conf, &r->alias_hub, hubs);
+	if (r->session == NULL && (r->session = hubs_open(&r->p, hubs, n,
+	    &r->hub_used, e, &r->code, r->enh)) == NULL)
 		return -1;
-	if ((rc = smtp_send(r->session, &t, !r->keep, &res)) == 0)
+	if (!r->keep && r->conf.queue && queue_setup(r, 0, &qe) == 0)
+		flush = runq_pending(&r->rq);
+	if ((rc = smtp_send(r->session, &t, !r->keep && !flush, &res)) == 0)
 		snprintf(r->reply, sizeof(r->reply), "%d %s", res.code,
 		    res.text);
 	else
 		*e = res.err;
 	r->code = res.code;
+	r->unknown = res.status == SMTP_UNKNOWN;
 	strlcpy(r->enh, res.enh, sizeof(r->enh));
 	smtp_result_free(&res);
+	if (rc == 0 && flush) {
+		hub_key(&r->alias_hub, key, sizeof(key));
+		runq_flush(&r->rq, r->session, key);
+	}
 	if (!r->keep) {
 		smtp_free(r->session);
 		r->session = NULL;
@@ -1053,15 +1115,9 @@ deliver(struct run *r, struct err *e)
 static void
 log_result(struct run *r, int ok, const struct err *e)
 {
-	char to[1024] = "";
-	size_t i;
+	char to[1024];
 
-	for (i = 0; i < r->rcpts.n && strlen(to) < 900; i++)
-		snprintf(to + strlen(to), sizeof(to) - strlen(to), "%s<%s>",
-		    i ? "," : "", r->rcpts.v[i]);
-	if (i < r->rcpts.n)
-		snprintf(to + strlen(to), sizeof(to) - strlen(to),
-		    ",... (%zu in all)", r->rcpts.n);
+	log_rcpts(to, sizeof(to), r->rcpts.v, r->rcpts.n);
 	if (ok)
 		log_syslog(LOG_INFO, "from=<%s>, to=%s, size=%lld, hub=%s, "
 		    "status=sent (%s)", r->sender, to, (long long)r->msg.size,
@@ -1074,6 +1130,42 @@ log_result(struct run *r, int ok, const struct err *e)
 }
 
 /*
+ * Keep a message whose delivery failed for now in the user's queue,
+ * durably, with its envelope and the reason.  Returns 0 once it is on
+ * disk (r->queued names it), else -1 with e saying why.
+ */
+static int
+enqueue(struct run *r, const struct err *why, struct err *e)
+{
+	struct qentry qe;
+	char key[HUB_KEY_MAX];
+	int rc;
+
+	if (queue_setup(r, 1, e) == -1)
+		return -1;
+	qentry_init(&qe);
+	qe.attempts = 1;
+	qe.created = time(NULL);
+	qe.next = qe.created + queue_backoff(1);
+	qe.unknown = r->unknown;
+	strlcpy(qe.error, why->msg, sizeof(qe.error));
+	hub_key(&r->alias_hub, key, sizeof(key));
+	qe.hub = *key != '\0' ? key : NULL;
+	qe.from = r->sender;
+	qe.rcpts = r->rcpts.v;
+	qe.nrcpts = r->rcpts.n;
+	strlcpy(qe.notify, r->o.notify, sizeof(qe.notify));
+	strlcpy(qe.ret, r->o.ret ? r->o.ret : "", sizeof(qe.ret));
+	strlcpy(qe.envid, r->o.envid ? r->o.envid : "", sizeof(qe.envid));
+	qe.body8 = r->body8;
+	rc = queue_add(r->rq.q, &qe, &r->msg, e);
+	if (rc == 0)
+		strlcpy(r->queued, qe.id, sizeof(r->queued));
+	/* The envelope is borrowed from r: nothing to free. */
+	return rc;
+}
+
+/*
  * Step 7: say what happened (stderr with -v or on failure, syslog), and
  * keep a message that was not sent.  Returns the exit code: the one
  * place where results become exit codes.
@@ -1081,13 +1173,26 @@ log_result(struct run *r, int ok, const struct err *e)
 static int
 report(struct run *r, int rc, struct err *e)
 {
-	char dl[4096], used[4096];
+	char dl[4096], used[4096], to[1024];
 	struct err de;
 
+	*r->queued = '\0';
 	if (rc == 0) {
 		log_info("sent: %s", r->reply);
 		log_result(r, 1, e);
 		return EX_OK;
+	}
+	if (exit_code(e->kind) == EX_TEMPFAIL && r->conf.queue &&
+	    r->msg.out != NULL && r->rcpts.n > 0) {
+		if (enqueue(r, e, &de) == 0) {
+			log_warnx("queued as %s: %s", r->queued, e->msg);
+			log_rcpts(to, sizeof(to), r->rcpts.v, r->rcpts.n);
+			log_syslog(LOG_INFO, "from=<%s>, to=%s, size=%lld, "
+			    "status=queued as %s: %s", r->sender, to,
+			    (long long)r->msg.size, r->queued, e->msg);
+			return EX_OK;
+		}
+		log_warnx("could not queue the message: %s", de.msg);
 	}
 	log_warnx("%s", e->msg);
 	log_result(r, 0, e);
@@ -1114,10 +1219,6 @@ other_mode(enum mode m)
 		printf("ssmtp %s\n", VERSION);
 	else if (m == MODE_HELP)
 		help();
-	else if (m == MODE_QUEUE)
-		printf("Mail queue is empty (ssmtp keeps no queue)\n");
-	else if (m == MODE_RUNQ)
-		printf("ssmtp keeps no queue: nothing to run\n");
 	return EX_OK;
 }
 
@@ -1126,6 +1227,7 @@ run_free(struct run *r)
 {
 	rcpts_free(&r->rcpts);
 	smtp_free(r->session);
+	queue_close(&r->q);
 	secret_free(r->ss.first);
 	secret_free(r->o.auth_pass);
 	free(r->alias_from);
@@ -1231,6 +1333,10 @@ bs_relay(void *arg, struct bs_txn *t, char *text, size_t size)
 	    (rc = headers(r, fromaddr, has, &e)) == 0)
 		rc = deliver(r, &e);
 	rc = report(r, rc, &e);
+	if (rc == EX_OK && *r->queued != '\0') {
+		snprintf(text, size, "2.0.0 queued as %s", r->queued);
+		return 250;
+	}
 	if (rc == EX_OK) {
 		snprintf(text, size, "2.0.0 Ok: relayed, the hub said: %.400s",
 		    r->reply);
@@ -1286,6 +1392,33 @@ serve_bs(struct run *r, int config_rc, struct err *e)
 }
 
 /*
+ * mailq (-bp) and -q: the user's queue, listed or run.  The config is
+ * read as for a send (QueueDir, the hubs); the rights are gone by now.
+ */
+static int
+queue_mode(struct run *r, int config_rc, struct err *e)
+{
+	enum err_kind k;
+
+	if (config_rc == -1 || queue_setup(r, 0, e) == -1) {
+		log_warnx("%s", e->msg);
+		return exit_code(e->kind);
+	}
+	if (r->o.mode == MODE_QUEUE)
+		k = runq_list(&r->rq, stdout, e);
+	else {
+		k = runq_run(&r->rq, r->o.runq_id, e);
+		log_info("queue %s: %u sent, %u deferred, %u given up",
+		    r->q.path, r->rq.sent, r->rq.deferred, r->rq.failed);
+	}
+	if (k != ERR_NONE)
+		log_warnx("%s", e->msg);
+	if (fflush(stdout) == EOF && k == ERR_NONE)
+		k = ERR_IOERR;
+	return exit_code(k);
+}
+
+/*
  * The order of the steps, each with one output: options, config (the
  * rights are dropped there), spool, envelope, headers, deliver, report.
  * A config error still keeps the message: stdin is read all the same.
@@ -1303,14 +1436,14 @@ main(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	conf_init(&r.conf);
 	msg_init(&r.msg);
+	r.q.dirfd = -1;
 	prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	if (strcmp(prog, "mailq") == 0)
 		r.o.mode = MODE_QUEUE;
 	else if (strcmp(prog, "newaliases") == 0)
 		r.o.mode = MODE_ALIASES;
 	if ((rc = parse_args(argc, argv, &r.o, &e)) == 0 &&
-	    r.o.mode != MODE_SEND && r.o.mode != MODE_ALIASES &&
-	    r.o.mode != MODE_BS) {
+	    (r.o.mode == MODE_VERSION || r.o.mode == MODE_HELP)) {
 		rc = other_mode(r.o.mode);
 		run_free(&r);
 		return rc;
@@ -1333,6 +1466,11 @@ main(int argc, char **argv)
 			log_warnx("%s", e.msg);
 		run_free(&r);
 		return rc == 0 ? EX_OK : exit_code(e.kind);
+	}
+	if (r.o.mode == MODE_QUEUE || r.o.mode == MODE_RUNQ) {
+		rc = queue_mode(&r, rc, &e);
+		run_free(&r);
+		return rc;
 	}
 	if (r.o.mode == MODE_BS) {
 		rc = serve_bs(&r, rc, &e);

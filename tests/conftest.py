@@ -86,9 +86,11 @@ class Runner:
         # Revaliases always: by default ssmtp reads /etc/ssmtp/revaliases
         # (as sSMTP does, whatever -C says), and tests never read the
         # machine's own.
+        # QueueDir too: root's default is the machine's /var/spool/ssmtp.
         c = {"Hostname": "client.test",
              "TLS_CA_File": str(self.certs / "ca.crt"),
-             "Revaliases": str(self.confdir / "revaliases")}
+             "Revaliases": str(self.confdir / "revaliases"),
+             "QueueDir": str(self.tmp / "queue")}
         if hub is not None:
             c["Mailhub"] = "%s:%d" % (hub.host, hub.port)
             if hub.mode == "starttls":

@@ -6,7 +6,13 @@ import re
 TOP = pathlib.Path(__file__).resolve().parent.parent
 GROUND = {"err", "log", "buf", "addr", "tlsconf", "clock"}
 ALLOWED = {
-    "ssmtp": {"config", "message", "deadletter", "secret", "smtp", "bs"},
+    "ssmtp": {"config", "message", "deadletter", "secret", "smtp", "bs",
+              "hubs", "queue", "runq"},
+    "hubs": {"config", "smtp"},
+    "runq": {"config", "message", "deadletter", "queue", "notice", "hubs",
+             "smtp"},
+    "queue": {"message"},
+    "notice": {"message"},
     "bs": {"message"},
     "secret": {"config"},
     "deadletter": {"message"},
