@@ -32,7 +32,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEP_CFLAGS) \
 SAN_FLAGS  = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
              -fno-omit-frame-pointer
 
-SRCS = addr.c auth.c bs.c buf.c clock.c config.c deadletter.c hubs.c log.c \
+SRCS = addr.c auth.c bs.c buf.c check.c clock.c config.c deadletter.c hubs.c log.c \
        message.c net.c notice.c queue.c runq.c secret.c smtp.c tls.c
 MAIN = ssmtp.c
 OBJS = $(SRCS:%.c=build/%.o)

@@ -450,6 +450,18 @@ net_peer(const struct net *n)
 }
 
 void
+net_tls_info(const struct net *n, const struct tls_settings *t,
+    struct tls_info *ti)
+{
+	if (n->ssl == NULL) {
+		memset(ti, 0, sizeof(*ti));
+		ti->pin = -1;
+		return;
+	}
+	tls_describe(n->ssl, t, ti);
+}
+
+void
 net_close(struct net *n)
 {
 	if (n->ssl != NULL)

@@ -86,6 +86,10 @@ int	net_loopback(const struct net *);
 /* "host [addr]:port", for messages. */
 const char *net_peer(const struct net *);
 
+/* The TLS session as text (ti->on is 0 when TLS was never started). */
+void	net_tls_info(const struct net *, const struct tls_settings *,
+	    struct tls_info *);
+
 /* Close the connection (no TLS close_notify wait) and free buffers. */
 void	net_close(struct net *);
 

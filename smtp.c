@@ -38,6 +38,7 @@ struct smtp {
 	int		 txns;		/* transactions done on this one */
 	int		 no_chunking;	/* the hub refused BDAT once */
 	int		 bdat_refused;	/* ... just now: send with DATA */
+	struct smtp_info info;		/* how far smtp_open got */
 };
 
 static const char *step_names[] = {
@@ -446,6 +447,25 @@ smtp_caps_line(struct smtp_caps *c, const char *line, size_t len)
 }
 
 
+/* The keywords of an EHLO reply (its lines after the first), for info. */
+static void
+keep_caps(struct smtp *s, const struct reply *r)
+{
+	const char *p = memchr(r->text, '\n', r->textlen);
+	size_t i, o = 0;
+
+	for (i = p ? (size_t)(p - r->text) + 1 : r->textlen; i < r->textlen &&
+	    o + 3 < sizeof(s->info.caps); i++) {
+		if (r->text[i] == '\n') {
+			s->info.caps[o++] = ',';
+			s->info.caps[o++] = ' ';
+		} else
+			s->info.caps[o++] = (unsigned char)r->text[i] < 0x20 ?
+			    '?' : r->text[i];
+	}
+	s->info.caps[o] = '\0';
+}
+
 /*
  * EHLO, or HELO when the server is not ESMTP (RFC 5321 3.2).  With
  * prepare (STARTTLS will follow), the TLS context is made while the reply
@@ -465,8 +485,10 @@ ehlo(struct smtp *s, int prepare, struct smtp_result *res)
 		net_tls_prepare(s->p.tls);
 	if (read_reply(s, &r, to, &s->ehlo, &e) == -1)
 		return lost(s, res, SMTP_STEP_EHLO, &e);
-	if (r.code == 250)
+	if (r.code == 250) {
+		keep_caps(s, &r);
 		return 0;
+	}
 	if (r.code < 500 || r.code > 504)
 		return refused(s, res, SMTP_STEP_EHLO, &r, ERR_UNAVAILABLE,
 		    NULL);
@@ -486,8 +508,11 @@ start_tls(struct smtp *s, enum smtp_step st, struct smtp_result *res)
 {
 	struct err e;
 
-	if (net_start_tls(&s->net, s->p.tls, s->p.host, timeout(s,
-	    TO_CONNECT), &e) == -1) {
+	int rc = net_start_tls(&s->net, s->p.tls, s->p.host, timeout(s,
+	    TO_CONNECT), &e);
+
+	net_tls_info(&s->net, s->p.tls, &s->info.tls);
+	if (rc == -1) {
 		if (e.kind == ERR_TEMPFAIL)
 			return lost(s, res, st, &e);
 		s->broken = 1;
@@ -544,6 +569,7 @@ authenticate(struct smtp *s, struct smtp_result *res)
 	if (sasl_start(&sa, mech, s->p.auth_user, s->secret, s->p.host,
 	    s->port, &line, &e) == -1)
 		return local(res, SMTP_STEP_AUTH, SMTP_PERM, &e);
+	strlcpy(s->info.auth_mech, mech, sizeof(s->info.auth_mech));
 	snprintf(step, sizeof(step), "AUTH %s", mech);
 	rc = line != NULL ? command(s, &r, SMTP_STEP_AUTH, to,
 	    (int)strlen(step) + 1, res, "AUTH %s %s", mech, line) :
@@ -570,6 +596,7 @@ authenticate(struct smtp *s, struct smtp_result *res)
 	if (r.code != 235)
 		return refused(s, res, SMTP_STEP_AUTH, &r, ERR_NOPERM, step);
 	log_info("authenticated with %s", mech);
+	s->info.authenticated = 1;
 	return 0;
 }
 
@@ -602,16 +629,23 @@ smtp_open(struct smtp *s, struct smtp_result *res)
 	s->broken = s->quit_sent = 0;
 	s->txns = 0;
 	s->opens++;
+	memset(&s->info, 0, sizeof(s->info));
+	s->info.tls.pin = -1;
 	if (net_connect(&s->net, s->p.host, s->port, s->p.family,
 	    timeout(s, TO_CONNECT), &e) == -1)
 		return local(res, SMTP_STEP_CONNECT, e.kind == ERR_NOHOST ?
 		    SMTP_PERM : SMTP_LOST, &e);
 	log_info("connected to %s", net_peer(&s->net));
+	strlcpy(s->info.peer, net_peer(&s->net), sizeof(s->info.peer));
 	if (s->p.tls_mode == SMTP_TLS_IMPLICIT &&
 	    start_tls(s, SMTP_STEP_TLS, res) == -1)
 		return -1;
 	if (read_reply(s, &r, timeout(s, TO_GREETING), NULL, &e) == -1)
 		return lost(s, res, SMTP_STEP_GREETING, &e);
+	snprintf(s->info.greeting, sizeof(s->info.greeting), "%d ", r.code);
+	sanitize(s->info.greeting + strlen(s->info.greeting),
+	    sizeof(s->info.greeting) - strlen(s->info.greeting), r.text,
+	    strcspn(r.text, "\n"));
 	if (r.code != 220)
 		return refused(s, res, SMTP_STEP_GREETING, &r, ERR_UNAVAILABLE,
 		    NULL);
@@ -657,6 +691,12 @@ smtp_open(struct smtp *s, struct smtp_result *res)
 	s->open = 1;
 	return 0;
 }
+void
+smtp_describe(const struct smtp *s, struct smtp_info *info)
+{
+	*info = s->info;
+}
+
 void
 dotenc_init(struct dotenc *d)
 {

@@ -134,6 +134,16 @@ struct smtp_txn {
 	int		 need_8bitmime;	/* the caller declared BODY=8BITMIME */
 };
 
+/* How far a session got, as text, step by step (for ssmtp --check). */
+struct smtp_info {
+	char		 peer[300];	/* connected: "host [addr]:port" */
+	char		 greeting[512];
+	struct tls_info	 tls;		/* tls.on: a handshake was tried */
+	char		 caps[1024];	/* the last EHLO's keywords */
+	char		 auth_mech[32];	/* the mechanism tried, or "" */
+	int		 authenticated;
+};
+
 struct smtp;
 
 /* A session for p (kept by the caller while it lives).  ERR_OSERR. */
@@ -164,6 +174,9 @@ int	smtp_open(struct smtp *, struct smtp_result *res);
  */
 int	smtp_send(struct smtp *, const struct smtp_txn *, int last,
 	    struct smtp_result *res);
+
+/* What the last smtp_open reached (filled as it goes, kept on failure). */
+void	smtp_describe(const struct smtp *, struct smtp_info *);
 
 /* QUIT (briefly waiting for its reply) when in step, then close. */
 void	smtp_close(struct smtp *);

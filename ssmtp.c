@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "bs.h"
+#include "check.h"
 #include "buf.h"
 #include "config.h"
 #include "deadletter.h"
@@ -47,7 +48,8 @@ enum mode {
 	MODE_RUNQ,		/* -q, -qI<id>: run the queue */
 	MODE_VERSION,		/* -V, --version */
 	MODE_HELP,		/* --help */
-	MODE_BS			/* -bs: SMTP on stdin and stdout */
+	MODE_BS,		/* -bs: SMTP on stdin and stdout */
+	MODE_CHECK		/* --check: try the config and the hubs */
 };
 
 struct opts {
@@ -112,6 +114,7 @@ usage(FILE *fp)
 	    "       ssmtp -bs [-C config]\n"
 	    "       ssmtp -q[interval] | -qI<id> | -bp (mailq) [-v] "
 	    "[-C config]\n"
+	    "       ssmtp --check [-v] [-C config]\n"
 	    "       ssmtp --help | --version\n");
 }
 
@@ -138,6 +141,9 @@ help(void)
 	    "  -au, -ap, -am  AuthUser, AuthPass, AuthMethod for this run\n"
 	    "  -4, -6       connect over IPv4 or IPv6 only\n"
 	    "  -v           show the SMTP dialogue (secrets hidden)\n"
+	    "  --check      read the config and try each hub: TLS, the "
+	    "certificate,\n"
+	    "               AUTH; no message is sent\n"
 	    "  -V, --version  print the version\n"
 	    "  --help       print this help\n");
 }
@@ -294,6 +300,8 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 				o->mode = MODE_HELP;
 			else if (strcmp(p, "--version") == 0)
 				o->mode = MODE_VERSION;
+			else if (strcmp(p, "--check") == 0)
+				o->mode = MODE_CHECK;
 			else {
 				usage(stderr);
 				return err_set(e, ERR_USAGE, "unknown option "
@@ -1022,9 +1030,9 @@ prepare_sessions(struct run *r, struct err *e)
 	return 0;
 }
 
-/* runq's prepare: the sessions' settings, the secret fetched. */
+/* For runq and --check: the sessions' settings, the secret fetched. */
 static int
-runq_prepare(void *arg, struct err *e)
+sessions_prepare(void *arg, struct err *e)
 {
 	return prepare_sessions(arg, e);
 }
@@ -1048,7 +1056,7 @@ queue_setup(struct run *r, int create, struct err *e)
 	r->rq.conf = &r->conf;
 	r->rq.q = &r->q;
 	r->rq.p = &r->p;
-	r->rq.prepare = runq_prepare;
+	r->rq.prepare = sessions_prepare;
 	r->rq.arg = r;
 	r->rq.hostname = r->conf.hostname ? r->conf.hostname :
 	    local_hostname();
@@ -1392,6 +1400,37 @@ serve_bs(struct run *r, int config_rc, struct err *e)
 }
 
 /*
+ * --check: the config as a send reads it (its errors as for a send), then
+ * each hub's session step by step.  The exit status is the worst hub's.
+ */
+static int
+check_mode(struct run *r, int config_rc, struct err *e)
+{
+	struct check c;
+	enum err_kind k;
+
+	if (config_rc == -1) {
+		printf("config: %s\n", e->msg);
+		log_warnx("%s", e->msg);
+		return exit_code(e->kind);
+	}
+	memset(&c, 0, sizeof(c));
+	c.conf = &r->conf;
+	c.first = &r->alias_hub;
+	c.p = &r->p;
+	c.prepare = sessions_prepare;
+	c.arg = r;
+	c.out = stdout;
+	printf("config: %s: ok\n", r->conf.path ? r->conf.path : "?");
+	check_files(&c);
+	k = check_hubs(&c, e);
+	if (k != ERR_NONE)
+		log_warnx("%s", e->msg);
+	fflush(stdout);
+	return exit_code(k);
+}
+
+/*
  * mailq (-bp) and -q: the user's queue, listed or run.  The config is
  * read as for a send (QueueDir, the hubs); the rights are gone by now.
  */
@@ -1466,6 +1505,11 @@ main(int argc, char **argv)
 			log_warnx("%s", e.msg);
 		run_free(&r);
 		return rc == 0 ? EX_OK : exit_code(e.kind);
+	}
+	if (r.o.mode == MODE_CHECK) {
+		rc = check_mode(&r, rc, &e);
+		run_free(&r);
+		return rc;
 	}
 	if (r.o.mode == MODE_QUEUE || r.o.mode == MODE_RUNQ) {
 		rc = queue_mode(&r, rc, &e);

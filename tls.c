@@ -338,10 +338,31 @@ fail:
 	return NULL;
 }
 
+/*
+ * The hub's certificate when its verification fails: the handshake stops
+ * before the session holds it, and --check still shows whose it is.  One
+ * handshake at a time in this process; replaced by the next.
+ */
+static X509 *refused_leaf;
+
+static int
+keep_refused(int ok, X509_STORE_CTX *ctx)
+{
+	X509 *leaf;
+
+	if (!ok && refused_leaf == NULL &&
+	    (leaf = X509_STORE_CTX_get0_cert(ctx)) != NULL &&
+	    X509_up_ref(leaf) == 1)
+		refused_leaf = leaf;
+	return ok;
+}
+
 void
 tls_ctx_free(SSL_CTX *ctx)
 {
 	SSL_CTX_free(ctx);
+	X509_free(refused_leaf);
+	refused_leaf = NULL;
 }
 
 static int
@@ -366,8 +387,10 @@ tls_session_new(SSL_CTX *ctx, const struct tls_settings *c, const char *host,
 		    ssl_reason());
 		return NULL;
 	}
+	X509_free(refused_leaf);
+	refused_leaf = NULL;
 	if (c->verify) {
-		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, keep_refused);
 		param = SSL_get0_param(ssl);
 		X509_VERIFY_PARAM_set_hostflags(param,
 		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -426,4 +449,64 @@ tls_session_check(SSL *ssl, const struct tls_settings *c, struct err *e)
 	    SSL_get_cipher_name(ssl), c->verify ? "verified" :
 	    c->pin ? "pinned (chain not verified)" : "NOT VERIFIED");
 	return 0;
+}
+
+/* An X509 name or time through a memory BIO, into buf, one line. */
+static void
+bio_text(BIO *b, char *buf, size_t size)
+{
+	int n = BIO_read(b, buf, (int)size - 1);
+	int i;
+
+	buf[n > 0 ? n : 0] = '\0';
+	for (i = 0; buf[i] != '\0'; i++)
+		if ((unsigned char)buf[i] < 0x20)
+			buf[i] = ' ';
+}
+
+void
+tls_describe(SSL *ssl, const struct tls_settings *c, struct tls_info *ti)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	X509 *cert;
+	BIO *b;
+	long vr;
+
+	memset(ti, 0, sizeof(*ti));
+	ti->on = 1;
+	ti->pin = -1;
+	snprintf(ti->version, sizeof(ti->version), "%s", SSL_get_version(ssl));
+	snprintf(ti->cipher, sizeof(ti->cipher), "%s",
+	    SSL_get_cipher_name(ssl) ? SSL_get_cipher_name(ssl) : "none");
+	vr = SSL_get_verify_result(ssl);
+	ti->verified = vr == X509_V_OK;
+	if (!ti->verified)
+		snprintf(ti->verify_error, sizeof(ti->verify_error), "%s",
+		    X509_verify_cert_error_string(vr));
+	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL &&
+	    (cert = refused_leaf) == NULL) {
+		if (ti->verified)
+			snprintf(ti->verify_error, sizeof(ti->verify_error),
+			    "no certificate received");
+		ti->verified = 0;
+		return;
+	}
+	if (c->pin)
+		ti->pin = X509_digest(cert, EVP_sha256(), md, &len) == 1 &&
+		    len == 32 && memcmp(md, c->fingerprint, 32) == 0;
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+	bio_text(b, ti->subject, sizeof(ti->subject));
+	(void)BIO_reset(b);
+	X509_NAME_print_ex(b, X509_get_issuer_name(cert), 0, XN_FLAG_RFC2253);
+	bio_text(b, ti->issuer, sizeof(ti->issuer));
+	(void)BIO_reset(b);
+	ASN1_TIME_print(b, X509_get0_notBefore(cert));
+	bio_text(b, ti->not_before, sizeof(ti->not_before));
+	(void)BIO_reset(b);
+	ASN1_TIME_print(b, X509_get0_notAfter(cert));
+	bio_text(b, ti->not_after, sizeof(ti->not_after));
+	BIO_free(b);
 }

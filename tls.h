@@ -49,4 +49,10 @@ int	 tls_session_check(SSL *, const struct tls_settings *, struct err *);
  */
 const char *tls_reason(void);
 
+/*
+ * Describe a session (after its handshake, or after one that failed):
+ * version, cipher, the hub's certificate, the verification and the pin.
+ */
+void	 tls_describe(SSL *, const struct tls_settings *, struct tls_info *);
+
 #endif

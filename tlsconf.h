@@ -24,4 +24,17 @@ struct tls_settings {
 	size_t		 key_pem_len;
 };
 
+/* What a TLS session came to, as plain text (for ssmtp --check). */
+struct tls_info {
+	int		 on;		/* a handshake was tried */
+	char		 version[16];	/* "TLSv1.3" */
+	char		 cipher[64];
+	char		 subject[256];	/* the hub's certificate, RFC 2253 */
+	char		 issuer[256];
+	char		 not_before[40], not_after[40];
+	int		 verified;	/* chain and host name checked, good */
+	char		 verify_error[160];	/* why not, or "" */
+	int		 pin;		/* -1 not set, 0 mismatch, 1 match */
+};
+
 #endif

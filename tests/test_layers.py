@@ -7,7 +7,8 @@ TOP = pathlib.Path(__file__).resolve().parent.parent
 GROUND = {"err", "log", "buf", "addr", "tlsconf", "clock"}
 ALLOWED = {
     "ssmtp": {"config", "message", "deadletter", "secret", "smtp", "bs",
-              "hubs", "queue", "runq"},
+              "hubs", "queue", "runq", "check"},
+    "check": {"config", "hubs", "smtp"},
     "hubs": {"config", "smtp"},
     "runq": {"config", "message", "deadletter", "queue", "notice", "hubs",
              "smtp"},
