@@ -2,7 +2,7 @@
 # `make` builds ./ssmtp; `make demo` and `make check` install what they
 # need (Debian packages) through scripts/deps.sh first.
 
-VERSION    = 0.1
+VERSION    = 3.0
 PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
 MANDIR    ?= $(PREFIX)/share/man
@@ -44,7 +44,7 @@ all: ssmtp
 ssmtp: $(OBJS) build/ssmtp.o
 	$(CC) $(ALL_CFLAGS) $(HARDEN_CFLAGS) $(LDFLAGS) $(HARDEN_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
-build/%.o: %.c $(HDRS) | build
+build/%.o: %.c $(HDRS) | build/deps-ok
 	$(CC) $(ALL_CFLAGS) $(HARDEN_CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
 build/asan/%.o: %.c $(HDRS) | build/asan
@@ -52,6 +52,12 @@ build/asan/%.o: %.c $(HDRS) | build/asan
 
 build build/asan:
 	mkdir -p $@
+
+# A plain `make` on a machine without the build dependencies names them
+# (and the apt-get line) instead of failing in the compiler or linker.
+build/deps-ok: | build
+	@CC="$(CC)" PKG_CONFIG="$(PKG_CONFIG)" sh scripts/deps.sh build
+	@touch $@
 
 # The same program and unit tests under AddressSanitizer and UBSan.
 build/asan/ssmtp: $(SAN_OBJS) build/asan/ssmtp.o
@@ -147,7 +153,7 @@ bench/sink: bench/sink.c
 # Every test: unit tests and integration tests, plain and sanitized.
 check: deps
 	@$(MAKE) -s all build/unit build/asan/ssmtp build/asan/unit \
-	    build/session build/asan/session bench/sink
+	    build/session build/asan/session bench/sink build/ssmtp.conf.seed
 	@echo "== unit tests"
 	@./build/unit
 	@echo "== unit tests (ASan + UBSan)"
@@ -169,18 +175,36 @@ QUEUE_FILES = \
     ssmtp-queue.networkd:755:$(SYSCONFDIR)/networkd-dispatcher/routable.d/50-ssmtp-queue \
     ssmtp-queue.networkd:755:$(SYSCONFDIR)/NetworkManager/dispatcher.d/50-ssmtp-queue
 
-install: ssmtp
+# Into the real root (no DESTDIR) as root, install does what the Debian
+# package does: the binary setgid mail (2755 root:mail), /etc/ssmtp 0750
+# root:mail, and a commented ssmtp.conf (0640 root:mail) only when there
+# is none.  INSTALL_PERMS=no and INSTALL_CONFIG=no turn those off (for
+# packagers); =yes turns them on into a DESTDIR.
+ROOT_INSTALL  := $(if $(DESTDIR),no,$(shell [ "$$(id -u)" = 0 ] && echo yes || echo no))
+INSTALL_PERMS ?= $(ROOT_INSTALL)
+INSTALL_CONFIG ?= $(if $(DESTDIR),no,yes)
+DATADIR   ?= $(PREFIX)/share/ssmtp
+MAN8_LINKS = sendmail mailq newaliases
+
+# The config a fresh install gets: the example, every line commented.
+build/ssmtp.conf.seed: ssmtp.conf.example | build
+	sed -e 's/^\(Mailhub\|UseSTARTTLS\)=/#&/' ssmtp.conf.example >$@
+
+install: ssmtp build/ssmtp.conf.seed
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 ssmtp $(DESTDIR)$(SBINDIR)/ssmtp
 	for l in sendmail mailq newaliases; do \
 	    ln -sf ssmtp $(DESTDIR)$(SBINDIR)/$$l; done
 	if [ "$(PREFIX)" = /usr ]; then install -d $(DESTDIR)/usr/lib && \
 	    ln -sf ../sbin/sendmail $(DESTDIR)/usr/lib/sendmail; fi
 	install -m 644 man/ssmtp.8 $(DESTDIR)$(MANDIR)/man8/ssmtp.8
+	for l in $(MAN8_LINKS); do \
+	    ln -sf ssmtp.8 $(DESTDIR)$(MANDIR)/man8/$$l.8; done
 	install -m 644 man/ssmtp.conf.5 $(DESTDIR)$(MANDIR)/man5/ssmtp.conf.5
 	install -m 644 man/revaliases.5 $(DESTDIR)$(MANDIR)/man5/revaliases.5
 	install -m 644 ssmtp.conf.example revaliases $(DESTDIR)$(DOCDIR)/
+	install -m 644 build/ssmtp.conf.seed $(DESTDIR)$(DATADIR)/ssmtp.conf
 	@# The queue's runners (Queue=YES): timers, network hooks, cron.
 	install -d $(DESTDIR)$(SYSTEMDDIR)/system $(DESTDIR)$(SYSTEMDDIR)/user \
 	    $(DESTDIR)$(SYSCONFDIR)/cron.d \
@@ -190,21 +214,65 @@ install: ssmtp
 	    set -- $$(echo $$f | tr : ' '); \
 	    sed 's|@SBINDIR@|$(SBINDIR)|g' dist/$$1 >$(DESTDIR)$$3 && \
 	    chmod $$2 $(DESTDIR)$$3 || exit 1; done
+	install -d $(DESTDIR)$(CONFDIR)
+	if [ "$(INSTALL_CONFIG)" = yes ]; then \
+	    for f in ssmtp.conf:build/ssmtp.conf.seed revaliases:revaliases; do \
+	        t=$(DESTDIR)$(CONFDIR)/$${f%%:*}; \
+	        [ -e $$t ] || install -m 640 $${f#*:} $$t || exit 1; \
+	    done; fi
+	if [ "$(INSTALL_PERMS)" = yes ]; then \
+	    chgrp mail $(DESTDIR)$(SBINDIR)/ssmtp $(DESTDIR)$(CONFDIR) && \
+	    chmod 2755 $(DESTDIR)$(SBINDIR)/ssmtp && \
+	    chmod 750 $(DESTDIR)$(CONFDIR) || exit 1; \
+	    for f in ssmtp.conf revaliases; do \
+	        [ ! -f $(DESTDIR)$(CONFDIR)/$$f ] || \
+	        [ "$$(stat -c %U:%G $(DESTDIR)$(CONFDIR)/$$f)" != root:root ] || \
+	        { chgrp mail $(DESTDIR)$(CONFDIR)/$$f && \
+	          chmod 640 $(DESTDIR)$(CONFDIR)/$$f; } || exit 1; \
+	    done; fi
 
+# The Debian package (debian/), built in a copy of the tree under
+# build/deb so that the package build's clean step never touches this
+# one; never runs make check.
+DEB_DIR = build/deb
+deb:
+	@sh scripts/deps.sh deb
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/ssmtp-$(VERSION)
+	{ git ls-files -co --exclude-standard 2>/dev/null || \
+	    find . -path ./build -prune -o -path ./.git -prune -o -type f \
+	    ! -name ssmtp ! -name sink -print; } | \
+	    while read -r f; do [ -e "$$f" ] && echo "$$f"; done | \
+	    tar -cf - -T - | tar -C $(DEB_DIR)/ssmtp-$(VERSION) -xf -
+	cd $(DEB_DIR)/ssmtp-$(VERSION) && dpkg-buildpackage -us -uc -b
+	@ls $(DEB_DIR)/*.deb
+
+# What install put, and nothing else: the config only while it is still
+# the seed install wrote (an admin's edits are theirs).
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ssmtp $(DESTDIR)$(SBINDIR)/sendmail \
 	    $(DESTDIR)$(SBINDIR)/mailq $(DESTDIR)$(SBINDIR)/newaliases \
 	    $(DESTDIR)$(MANDIR)/man8/ssmtp.8 \
 	    $(DESTDIR)$(MANDIR)/man5/ssmtp.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man5/revaliases.5 \
-	    $(DESTDIR)$(DOCDIR)/ssmtp.conf.example $(DESTDIR)$(DOCDIR)/revaliases
-	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	    $(DESTDIR)$(DOCDIR)/ssmtp.conf.example $(DESTDIR)$(DOCDIR)/revaliases \
+	    $(DESTDIR)$(DATADIR)/ssmtp.conf
+	for l in $(MAN8_LINKS); do \
+	    [ "$$(readlink $(DESTDIR)$(MANDIR)/man8/$$l.8)" != ssmtp.8 ] || \
+	    rm -f $(DESTDIR)$(MANDIR)/man8/$$l.8; done
+	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR) 2>/dev/null
 	for f in $(QUEUE_FILES); do rm -f $(DESTDIR)$${f##*:}; done
 	if [ "$(PREFIX)" = /usr ] && [ -L $(DESTDIR)/usr/lib/sendmail ] && \
 	    [ "$$(readlink $(DESTDIR)/usr/lib/sendmail)" = ../sbin/sendmail ]; \
 	    then rm -f $(DESTDIR)/usr/lib/sendmail; fi
+	if [ -f build/ssmtp.conf.seed ] && \
+	    cmp -s build/ssmtp.conf.seed $(DESTDIR)$(CONFDIR)/ssmtp.conf; \
+	    then rm -f $(DESTDIR)$(CONFDIR)/ssmtp.conf; fi
+	if cmp -s revaliases $(DESTDIR)$(CONFDIR)/revaliases; \
+	    then rm -f $(DESTDIR)$(CONFDIR)/revaliases; fi
+	-rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null
 
 clean:
 	rm -rf build ssmtp bench/sink tests/__pycache__
 
-.PHONY: all deps demo check install uninstall clean fuzz fuzz-smoke bench
+.PHONY: all deps demo check install uninstall clean fuzz fuzz-smoke bench deb

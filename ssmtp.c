@@ -36,7 +36,10 @@
 #include "smtp.h"
 
 #ifndef VERSION
-#define VERSION		"0.1"
+#define VERSION		"3.0"
+#endif
+#ifndef SSMTP_MAILNAME
+#define SSMTP_MAILNAME	"/etc/mailname"
 #endif
 
 #define RCPTS_MAX	100000
@@ -403,11 +406,37 @@ parse_args(int argc, char **argv, struct opts *o, struct err *e)
 }
 
 /*
+ * /etc/mailname's name into buf (Debian Policy 11.6: the name the machine
+ * uses for mail), when it holds one with a dot.  Returns 1 when it did.
+ */
+static int
+mail_name(char *buf, size_t size)
+{
+	char line[256];
+	size_t n;
+	FILE *fp;
+
+	if ((fp = fopen(SSMTP_MAILNAME, "re")) == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), fp) == NULL)
+		*line = '\0';
+	fclose(fp);
+	line[strcspn(line, " \t\r\n")] = '\0';
+	n = strspn(line, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-");
+	if (n == 0 || line[n] != '\0' || strchr(line, '.') == NULL ||
+	    *line == '.' || *line == '-' || n >= size)
+		return 0;
+	memcpy(buf, line, n + 1);
+	return 1;
+}
+
+/*
  * The machine's fully qualified name, for EHLO and bare addresses when
- * Hostname is unset: the host name when it has a dot, else the first
- * name with a dot on the host name's line in /etc/hosts.  The resolver is
- * not asked: with an unreachable DNS server that could hold up every
- * message for the resolver's whole timeout.
+ * Hostname is unset: /etc/mailname's, else the host name when it has a
+ * dot, else the first name with a dot on the host name's line in
+ * /etc/hosts.  The resolver is not asked: with an unreachable DNS server
+ * that could hold up every message for the resolver's whole timeout.
  */
 static const char *
 local_hostname(void)
@@ -418,7 +447,7 @@ local_hostname(void)
 	int mine;
 	FILE *fp;
 
-	if (*name != '\0')
+	if (*name != '\0' || mail_name(name, sizeof(name)))
 		return name;
 	if (gethostname(name, sizeof(name) - 1) == -1 || *name == '\0')
 		strlcpy(name, "localhost", sizeof(name));

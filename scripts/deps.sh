@@ -4,10 +4,33 @@
 # command and stop, so nothing fails later for a missing tool.
 set -eu
 
-PKGS="gcc make pkg-config libc6-dev libssl-dev libbsd-dev openssl ca-certificates
+BUILD_PKGS="gcc make pkg-config libc6-dev libssl-dev libbsd-dev"
+
+# A plain `make`: never installs; names what is missing instead of a
+# compiler or linker error.
+if [ "${1:-}" = build ]; then
+	if ${PKG_CONFIG:-pkg-config} --exists libcrypto libssl libbsd-overlay \
+	    2>/dev/null && command -v "${CC:-cc}" >/dev/null 2>&1; then
+		exit 0
+	fi
+	missing=""
+	for p in $BUILD_PKGS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q "install ok installed" || missing="$missing $p"
+	done
+	echo "ssmtp: cannot build: the C compiler, pkg-config, or the OpenSSL or" >&2
+	echo "libbsd headers are missing.  On Debian:" >&2
+	echo "  apt-get install -y${missing:- $BUILD_PKGS}" >&2
+	exit 1
+fi
+
+PKGS="$BUILD_PKGS openssl ca-certificates
 clang libclang-rt-14-dev
 python3 python3-pytest python3-aiosmtpd mandoc iproute2 util-linux postfix sasl2-bin libsasl2-modules
-cron bsd-mailx git git-email libmailtools-perl php-cli php-symfony-mailer"
+cron bsd-mailx git git-email libmailtools-perl php-cli php-symfony-mailer
+debhelper dpkg-dev fakeroot lintian mmdebstrap"
+# make deb: only what building the package needs.
+[ "${1:-}" = deb ] && PKGS="$BUILD_PKGS debhelper dpkg-dev fakeroot"
 # make bench also measures with valgrind and strace.
 [ "${1:-}" = bench ] && PKGS="$PKGS valgrind strace time iproute2"
 

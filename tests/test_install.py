@@ -113,3 +113,60 @@ def test_q_on_a_machine_without_a_queue_is_quiet(ssmtp):
     r = ssmtp.run(["-q"])
     assert (r.rc, r.out, r.err) == (0, "", "")
     assert not (ssmtp.tmp / "none").exists()
+
+
+def test_root_install_modes_and_config_only_when_absent(tmp_path):
+    dest = tmp_path / "root"
+    conf = dest / "etc/ssmtp/ssmtp.conf"
+    r = make("install", "DESTDIR=%s" % dest, "PREFIX=/usr",
+             "INSTALL_PERMS=yes", "INSTALL_CONFIG=yes")
+    assert r.returncode == 0, r.stderr
+    import grp
+    mail = grp.getgrnam("mail").gr_gid
+    st = os.stat(dest / "usr/sbin/ssmtp")
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o2755, 0, mail)
+    st = os.stat(dest / "etc/ssmtp")
+    assert (stat.S_IMODE(st.st_mode), st.st_gid) == (0o750, mail)
+    st = os.stat(conf)
+    assert (stat.S_IMODE(st.st_mode), st.st_gid) == (0o640, mail)
+    text = conf.read_text()
+    assert all(l == "" or l.startswith("#") for l in text.splitlines())
+    assert text == (dest / "usr/share/ssmtp/ssmtp.conf").read_text()
+    for l in ("sendmail", "mailq", "newaliases"):
+        assert os.readlink(dest / "usr/share/man/man8" / (l + ".8")) == "ssmtp.8"
+    # An admin's config is never changed, by install or uninstall.
+    conf.write_text("Mailhub=mail.example.com\n")
+    os.chmod(conf, 0o600)
+    assert make("install", "DESTDIR=%s" % dest, "PREFIX=/usr",
+                "INSTALL_PERMS=yes", "INSTALL_CONFIG=yes").returncode == 0
+    assert conf.read_text() == "Mailhub=mail.example.com\n"
+    assert stat.S_IMODE(os.stat(conf).st_mode) == 0o600
+    assert make("uninstall", "DESTDIR=%s" % dest, "PREFIX=/usr").returncode == 0
+    assert files_under(dest) == {"etc/ssmtp/ssmtp.conf"}
+
+
+def test_packagers_install_sets_no_modes_and_writes_no_config(tmp_path):
+    dest = tmp_path / "pkg"
+    r = make("install", "DESTDIR=%s" % dest, "PREFIX=/usr")
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(os.stat(dest / "usr/sbin/ssmtp").st_mode) == 0o755
+    assert not (dest / "etc/ssmtp/ssmtp.conf").exists()
+
+
+def test_plain_make_without_build_deps_names_them(tmp_path):
+    # A copy of the tree on a "machine" whose pkg-config finds nothing.
+    copy = tmp_path / "src"
+    files = subprocess.run(["git", "-C", str(TOP), "ls-files", "-co",
+                            "--exclude-standard"], capture_output=True,
+                           text=True, check=True).stdout.split()
+    for f in files:
+        if (TOP / f).is_file():
+            (copy / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(TOP / f, copy / f)
+    r = subprocess.run(["make", "-C", str(copy), "PKG_CONFIG=false"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    assert "apt-get install -y" in r.stderr and "libssl-dev" in r.stderr
+    assert "libbsd-dev" in r.stderr
+    assert "cannot find -l" not in r.stderr and "error:" not in r.stderr
+    assert not (copy / "ssmtp").exists()
