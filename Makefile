@@ -33,7 +33,8 @@ SAN_FLAGS  = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
              -fno-omit-frame-pointer
 
 SRCS = addr.c auth.c bs.c buf.c check.c clock.c config.c deadletter.c hubs.c log.c \
-       message.c net.c notice.c queue.c runq.c secret.c smtp.c tls.c
+       message.c net.c notice.c queue.c runq.c secret.c smtp.c tls.c \
+       tlscache.c
 MAIN = ssmtp.c
 OBJS = $(SRCS:%.c=build/%.o)
 SAN_OBJS = $(SRCS:%.c=build/asan/%.o)
@@ -91,7 +92,7 @@ build/asan/unit.o: tests/unit.c $(HDRS) | build/asan
 
 # libFuzzer harnesses (tests/fuzz/): clang with ASan and UBSan.
 FUZZ_CC    ?= clang
-FUZZERS     = config addr reply dotenc headers sasl caps bs queue
+FUZZERS     = config addr reply dotenc headers sasl caps bs queue tlscache
 FUZZ_FLAGS  = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 60

@@ -38,6 +38,7 @@ conf_init(struct config *c)
 	c->use_chunking = 1;
 	c->idle_timeout = 300;	/* RFC 5321 4.5.3.2.7 */
 	c->queue_lifetime = CONF_QUEUE_LIFETIME;
+	c->tls_session_cache = 1;
 }
 
 static void
@@ -597,6 +598,7 @@ static const struct key keys[] = {
 	{ "Queue",		set_bool,		F(queue) },
 	{ "QueueDir",		set_path,		F(queue_dir) },
 	{ "QueueLifetime",	set_duration,		F(queue_lifetime) },
+	{ "TLSSessionCache",	set_bool,		F(tls_session_cache) },
 };
 
 static const struct key *

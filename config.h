@@ -85,6 +85,7 @@ struct config {
 	int		 queue;			/* Queue=YES: keep and retry */
 	char		*queue_dir;		/* QueueDir=: root's queue */
 	long		 queue_lifetime;	/* QueueLifetime=, seconds */
+	int		 tls_session_cache;	/* TLSSessionCache=, YES */
 	struct conf_blob tls_ca_pem;		/* TLS_CA_File's bytes */
 	struct conf_blob tls_cert_pem;		/* TLSCert's */
 	struct conf_blob tls_key_pem;		/* TLSKey's: wiped on free */

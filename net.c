@@ -21,8 +21,10 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "log.h"
 #include "net.h"
 #include "tls.h"
+#include "tlscache.h"
 
 static int	send_all(void *, const char *, size_t, struct err *);
 
@@ -141,6 +143,7 @@ net_connect(struct net *n, const char *host, int port, int family,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	snprintf(portstr, sizeof(portstr), "%d", port);
+	n->port = port;
 	r = getaddrinfo(host, portstr, &hints, &res);
 	if (r == EAI_NONAME || r == EAI_NODATA || r == EAI_ADDRFAMILY)
 		return err_set(e, ERR_NOHOST, "mailhub %s: no such host%s",
@@ -418,17 +421,63 @@ net_start_tls(struct net *n, const struct tls_settings *t, const char *host,
     int timeout, struct err *e)
 {
 	long long deadline = clock_ms() + (long long)timeout * 1000;
+	unsigned char *der;
+	char store[1200];
+	size_t len;
 	SSL_CTX *ctx;
+	int offered = 0;
 
 	if ((ctx = client_ctx(t, e)) == NULL)
 		return -1;
 	if ((n->ssl = tls_session_new(ctx, t, host, n->fd, e)) == NULL)
 		return -1;
+	/*
+	 * A session kept from an earlier process, for the same hub and the
+	 * same verification settings; only verified or pinned ones are kept.
+	 */
+	*n->cache_key = '\0';
+	if (t->session_cache != NULL && (t->verify || t->pin) &&
+	    (tls_store_id(t, store, sizeof(store)) == -1 ||
+	    tlscache_key(t, host, n->port, store, n->cache_key,
+	    sizeof(n->cache_key)) == -1))
+		*n->cache_key = '\0';
+	if (*n->cache_key != '\0' && tlscache_take(t->session_cache,
+	    n->cache_key, &der, &len) == 1) {
+		offered = tls_offer_session(n->ssl, der, len);
+		secret_free_n(der, len);
+	}
 	if (ssl_io(n, OP_HANDSHAKE, NULL, 0, deadline, timeout, e) == -1) {
 		tls_verify_error(n->ssl, t, host, e);
 		return -1;
 	}
-	return tls_session_check(n->ssl, t, e);
+	if (offered && !tls_resumed(n->ssl))
+		log_info("TLS: the hub did not resume the cached session");
+	if (tls_session_check(n->ssl, t, host, e) == -1)
+		return -1;
+	n->tls = t;
+	n->tls_ok = 1;
+	return 0;
+}
+
+/* Keep the hub's new TLS 1.3 sessions for the next process. */
+static void
+keep_sessions(struct net *n)
+{
+	unsigned char *der[TLS_TICKETS_MAX];
+	size_t len[TLS_TICKETS_MAX], k, i;
+	time_t expiry[TLS_TICKETS_MAX];
+
+	if (!n->tls_ok || *n->cache_key == '\0' || n->tls == NULL ||
+	    n->tls->session_cache == NULL)
+		return;
+	if ((k = tls_tickets(n->ssl, der, len, expiry, TLS_TICKETS_MAX)) == 0)
+		return;
+	if (tlscache_put(n->tls->session_cache, n->cache_key, der, len,
+	    expiry, k) == -1)
+		log_info("TLS session cache %s: not written",
+		    n->tls->session_cache);
+	for (i = 0; i < k; i++)
+		secret_free_n(der[i], len[i]);
 }
 
 int
@@ -464,8 +513,10 @@ net_tls_info(const struct net *n, const struct tls_settings *t,
 void
 net_close(struct net *n)
 {
-	if (n->ssl != NULL)
+	if (n->ssl != NULL) {
+		keep_sessions(n);
 		SSL_free(n->ssl);
+	}
 	if (n->fd != -1)
 		close(n->fd);
 	bufw_free(&n->w, 1);

@@ -29,6 +29,11 @@ struct net {
 	struct bufw	 w;		/* what is queued to send */
 	int		 wtimeout;	/* for the writer's sink */
 	struct buf	 line;		/* the last line read */
+	int		 port;
+	/* The TLS session cache: the key of this hub, once TLS is up. */
+	const struct tls_settings *tls;
+	int		 tls_ok;	/* verified (or pinned) */
+	char		 cache_key[2048];
 };
 
 void	net_init(struct net *);

@@ -34,6 +34,7 @@
 #include "runq.h"
 #include "secret.h"
 #include "smtp.h"
+#include "tlscache.h"
 
 #ifndef VERSION
 #define VERSION		"3.0"
@@ -757,6 +758,8 @@ struct run {
 	struct queue	 q;
 	struct runq	 rq;
 	char		 dl_path[4096];
+	int		 cache_allowed;	/* see load_config */
+	char		 cache_path[4096];
 };
 
 /* Whether we run setuid or setgid for someone else (to read ssmtp.conf). */
@@ -846,6 +849,13 @@ load_config(struct run *r, struct err *e)
 			    "extra rights");
 	} else if (r->o.conf != NULL)
 		conffile = r->o.conf;
+	/*
+	 * No TLS session cache for a user who cannot read the config that
+	 * ssmtp reads with extra rights: a session planted in their own
+	 * cache, with a rogue listener, would skip verification and get the
+	 * protected password.  access() asks with the real IDs: the user's.
+	 */
+	r->cache_allowed = !priv || access(conffile, R_OK) == 0;
 	rc = conf_load(&r->conf, conffile, e);
 	/*
 	 * revaliases: the Revaliases key, else /etc/ssmtp's whatever -C
@@ -1044,6 +1054,9 @@ prepare_sessions(struct run *r, struct err *e)
 	    &r->ss.first, e) == -1)
 		return -1;
 	tls_settings(&r->conf, &r->tls);
+	if (r->conf.tls_session_cache && r->cache_allowed &&
+	    tlscache_path(r->cache_path, sizeof(r->cache_path)) == 0)
+		r->tls.session_cache = r->cache_path;
 	memset(&r->p, 0, sizeof(r->p));
 	r->p.family = r->o.family;
 	r->p.tls_mode = tls_mode(&r->conf);

@@ -1,5 +1,6 @@
 /* OpenSSL: the client context, verification, SNI, the pin.  No SMTP. */
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <arpa/inet.h>
 
@@ -18,6 +19,54 @@
 
 #include "log.h"
 #include "tls.h"
+
+/*
+ * The tickets of one connection, collected by the new-session callback:
+ * under TLS 1.3 they arrive after the handshake, inside SSL_read.
+ */
+struct tickets {
+	SSL_SESSION	*s[TLS_TICKETS_MAX];
+	size_t		 n;
+};
+
+static int tickets_index = -1;
+
+static void
+tickets_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	struct tickets *t = ptr;
+	size_t i;
+
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->n; i++)
+		SSL_SESSION_free(t->s[i]);
+	free(t);
+}
+
+/*
+ * Keep a TLS 1.3 session the hub sent, the newest TLS_TICKETS_MAX; a
+ * TLS 1.2 session holds the master secret of the connection that carried
+ * AUTH, and is never kept.  Returns 1: the session is ours.
+ */
+static int
+new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tickets *t = SSL_get_ex_data(ssl, tickets_index);
+
+	if (t == NULL || SSL_SESSION_get_protocol_version(sess) !=
+	    TLS1_3_VERSION || !SSL_SESSION_is_resumable(sess))
+		return 0;
+	if (t->n == TLS_TICKETS_MAX) {
+		SSL_SESSION_free(t->s[0]);
+		memmove(t->s, t->s + 1, sizeof(t->s[0]) * (t->n - 1));
+		t->n--;
+	}
+	t->s[t->n++] = sess;
+	return 1;
+}
 
 /*
  * OpenSSL's error strings, loaded when the first error is described: at
@@ -168,6 +217,45 @@ load_system_store(SSL_CTX *ctx)
 	return SSL_CTX_set_default_verify_paths(ctx);
 }
 
+/* A file's or folder's identity for the session cache's key. */
+static size_t
+identity(char *buf, size_t size, const char *what, const char *path)
+{
+	struct stat st;
+
+	if (path == NULL)
+		return (size_t)snprintf(buf, size, "%s:-|", what);
+	if (stat(path, &st) == -1)
+		return (size_t)snprintf(buf, size, "%s:%s:none|", what, path);
+	return (size_t)snprintf(buf, size, "%s:%s:%llu:%llu:%lld:%lld.%09ld|",
+	    what, path, (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino, (long long)st.st_size,
+	    (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+int
+tls_store_id(const struct tls_settings *c, char *buf, size_t size)
+{
+	const char *f, *d;
+	size_t n;
+
+	if (c->ca_file != NULL || c->ca_dir != NULL) {
+		n = identity(buf, size, "file", c->ca_file);
+		if (n < size)
+			n += identity(buf + n, size - n, "dir", c->ca_dir);
+	} else {
+		/* The system store, as load_system_store finds it. */
+		if ((f = getenv(X509_get_default_cert_file_env())) == NULL)
+			f = X509_get_default_cert_file();
+		if ((d = getenv(X509_get_default_cert_dir_env())) == NULL)
+			d = X509_get_default_cert_dir();
+		n = identity(buf, size, "sysfile", f);
+		if (n < size)
+			n += identity(buf + n, size - n, "sysdir", d);
+	}
+	return n < size ? 0 : -1;
+}
+
 /*
  * The passphrase callback for TLSKey: OpenSSL's default asks on the
  * terminal (or reads stdin), which a sendmail must never do.  Refuse, and
@@ -286,6 +374,15 @@ tls_ctx_new(const struct tls_settings *c, struct err *e)
 	SSL_CTX_set_security_level(ctx, 2);
 	/* Hubs that close without close_notify must not fail a good send. */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (c->session_cache != NULL) {
+		/* Sessions go to the cache file, never to OpenSSL's own. */
+		if (tickets_index == -1)
+			tickets_index = SSL_get_ex_new_index(0, NULL, NULL,
+			    NULL, tickets_free);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, new_session);
+	}
 	if (c->ca_file != NULL || c->ca_dir != NULL) {
 		/*
 		 * The CA file was read before the rights were dropped; a CA
@@ -406,6 +503,14 @@ tls_session_new(SSL_CTX *ctx, const struct tls_settings *c, const char *host,
 		goto soft;
 	if (SSL_set_fd(ssl, fd) != 1)
 		goto soft;
+	if (c->session_cache != NULL && tickets_index != -1) {
+		struct tickets *t = calloc(1, sizeof(*t));
+
+		if (t == NULL || SSL_set_ex_data(ssl, tickets_index, t) != 1) {
+			free(t);
+			goto soft;
+		}
+	}
 	return ssl;
 soft:
 	SSL_free(ssl);
@@ -427,12 +532,97 @@ tls_verify_error(SSL *ssl, const struct tls_settings *c, const char *host,
 }
 
 int
-tls_session_check(SSL *ssl, const struct tls_settings *c, struct err *e)
+tls_offer_session(SSL *ssl, const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	SSL_SESSION *s;
+	int ok;
+
+	if ((s = d2i_SSL_SESSION(NULL, &p, (long)len)) == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	ok = SSL_SESSION_get_protocol_version(s) == TLS1_3_VERSION &&
+	    SSL_SESSION_get0_peer(s) != NULL && SSL_set_session(ssl, s) == 1;
+	SSL_SESSION_free(s);
+	ERR_clear_error();
+	return ok;
+}
+
+int
+tls_resumed(SSL *ssl)
+{
+	return SSL_session_reused(ssl);
+}
+
+size_t
+tls_tickets(SSL *ssl, unsigned char **der, size_t *len, time_t *expiry,
+    size_t max)
+{
+	struct tickets *t = tickets_index == -1 ? NULL :
+	    SSL_get_ex_data(ssl, tickets_index);
+	time_t now = time(NULL), end;
+	size_t i, n = 0;
+	int l;
+
+	if (t == NULL)
+		return 0;
+	for (i = 0; i < t->n && n < max; i++) {
+		if ((l = i2d_SSL_SESSION(t->s[i], NULL)) <= 0 ||
+		    (size_t)l > TLS_SESSION_DER_MAX ||
+		    (der[n] = malloc((size_t)l)) == NULL)
+			continue;
+		unsigned char *p = der[n];
+		len[n] = (size_t)i2d_SSL_SESSION(t->s[i], &p);
+		end = (time_t)SSL_SESSION_get_time(t->s[i]) +
+		    (time_t)SSL_SESSION_get_timeout(t->s[i]);
+		expiry[n] = end < now + TLS_SESSION_LIFETIME ? end :
+		    now + TLS_SESSION_LIFETIME;
+		if (expiry[n] <= now) {
+			free(der[n]);
+			continue;
+		}
+		n++;
+	}
+	return n;
+}
+
+/*
+ * A resumed session skipped the chain: its certificate (the one verified
+ * when the session was made) must still name the host and be within its
+ * dates; OpenSSL's client checks neither again.
+ */
+static int
+resumed_check(SSL *ssl, const struct tls_settings *c, const char *host,
+    struct err *e)
+{
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+
+	if (cert == NULL)
+		return err_set(e, ERR_UNAVAILABLE, "resumed TLS session of %s "
+		    "holds no certificate", host);
+	if (c->verify && (is_ip(host) ? X509_check_ip_asc(cert, host, 0) :
+	    X509_check_host(cert, host, 0,
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL)) != 1)
+		return err_set(e, ERR_UNAVAILABLE, "resumed TLS session: the "
+		    "certificate does not name %s", host);
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0 ||
+	    X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0)
+		return err_set(e, ERR_UNAVAILABLE, "resumed TLS session: the "
+		    "certificate of %s is not valid now", host);
+	return 0;
+}
+
+int
+tls_session_check(SSL *ssl, const struct tls_settings *c, const char *host,
+    struct err *e)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
 	X509 *cert;
 
+	if (SSL_session_reused(ssl) && resumed_check(ssl, c, host, e) == -1)
+		return -1;
 	if (c->pin) {
 		if ((cert = SSL_get0_peer_certificate(ssl)) == NULL)
 			return err_set(e, ERR_UNAVAILABLE, "server sent no "
@@ -445,9 +635,10 @@ tls_session_check(SSL *ssl, const struct tls_settings *c, struct err *e)
 			return err_set(e, ERR_UNAVAILABLE, "server certificate "
 			    "does not match TLSFingerprint");
 	}
-	log_info("TLS: %s, %s, certificate %s", SSL_get_version(ssl),
+	log_info("TLS: %s, %s, certificate %s%s", SSL_get_version(ssl),
 	    SSL_get_cipher_name(ssl), c->verify ? "verified" :
-	    c->pin ? "pinned (chain not verified)" : "NOT VERIFIED");
+	    c->pin ? "pinned (chain not verified)" : "NOT VERIFIED",
+	    SSL_session_reused(ssl) ? " (session resumed)" : "");
 	return 0;
 }
 

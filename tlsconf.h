@@ -22,7 +22,13 @@ struct tls_settings {
 	size_t		 cert_pem_len;
 	const char	*key_file, *key_pem;	/* the key: a secret */
 	size_t		 key_pem_len;
+	const char	*session_cache;	/* the TLS session cache, or NULL */
 };
+
+/* TLS sessions kept between processes (tlscache.h). */
+#define TLS_SESSION_LIFETIME	3600	/* s, whatever the ticket says */
+#define TLS_SESSION_DER_MAX	8192	/* one session, encoded */
+#define TLS_TICKETS_MAX		2	/* kept per hub: servers send two */
 
 /* What a TLS session came to, as plain text (for ssmtp --check). */
 struct tls_info {

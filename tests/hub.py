@@ -56,6 +56,7 @@ class Recorder:
                 "rcpt_tos": list(envelope.rcpt_tos),
                 "content": envelope.original_content,
                 "tls": server.transport.get_extra_info("ssl_object") is not None,
+                "resumed": resumed(server),
                 "login": login_of(session.auth_data),
             })
         return "250 2.0.0 Ok: queued as %d" % len(self.messages)
@@ -83,6 +84,12 @@ class Recorder:
         with self.lock:
             self.auth_log.append(("CRAM-MD5", ok))
         return AuthResult(success=ok, handled=False, auth_data=user)
+
+
+def resumed(server):
+    """Whether the client resumed a TLS session (None without TLS)."""
+    obj = server.transport.get_extra_info("ssl_object")
+    return None if obj is None else obj.session_reused
 
 
 def login_of(auth_data):

@@ -7,7 +7,7 @@ TOP = pathlib.Path(__file__).resolve().parent.parent
 GROUND = {"err", "log", "buf", "addr", "tlsconf", "clock"}
 ALLOWED = {
     "ssmtp": {"config", "message", "deadletter", "secret", "smtp", "bs",
-              "hubs", "queue", "runq", "check"},
+              "hubs", "queue", "runq", "check", "tlscache"},
     "check": {"config", "hubs", "smtp"},
     "hubs": {"config", "smtp"},
     "runq": {"config", "message", "deadletter", "queue", "notice", "hubs",
@@ -18,7 +18,8 @@ ALLOWED = {
     "secret": {"config"},
     "deadletter": {"message"},
     "smtp": {"auth", "net", "message"},
-    "net": {"tls"},
+    "net": {"tls", "tlscache"},
+    "tlscache": set(),
     "tls": set(),
     "auth": set(),
     "config": set(),
