@@ -272,12 +272,11 @@ no_passphrase(char *buf, int size, int rwflag, void *wanted)
 	return -1;
 }
 
-/* Trust the CA certificates (and CRLs) of a PEM file read earlier. */
+/* Add the CA certificates (and CRLs) of PEM text to store. */
 static int
-load_ca_pem(SSL_CTX *ctx, const char *pem, size_t len)
+add_ca_pem(X509_STORE *store, const char *pem, size_t len)
 {
 	STACK_OF(X509_INFO) *infos;
-	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
 	X509_INFO *xi;
 	BIO *bio;
 	int i, n = 0, ok = 1;
@@ -298,9 +297,127 @@ load_ca_pem(SSL_CTX *ctx, const char *pem, size_t len)
 			ok = X509_STORE_add_crl(store, xi->crl) == 1;
 	}
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
-	if (ok && n == 0)	/* OpenSSL's words for it, as from a file */
-		ERR_raise(ERR_LIB_X509, X509_R_NO_CERTIFICATE_OR_CRL_FOUND);
 	return ok && n > 0;
+}
+
+/*
+ * Whether PEM text holds a certificate or a CRL, without parsing one:
+ * the blocks' names only (decoding a certificate's key is what costs).
+ */
+static int
+pem_has_certs(const char *pem, size_t len)
+{
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long dlen;
+	BIO *bio;
+	int n = 0;
+
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return 0;
+	/* One is enough: a bundle of 140 need not be decoded now. */
+	while (n == 0 && PEM_read_bio(bio, &name, &header, &data, &dlen) ==
+	    1) {
+		n += strcmp(name, PEM_STRING_X509) == 0 ||
+		    strcmp(name, PEM_STRING_X509_OLD) == 0 ||
+		    strcmp(name, PEM_STRING_X509_TRUSTED) == 0 ||
+		    strcmp(name, PEM_STRING_X509_CRL) == 0;
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(data);
+	}
+	BIO_free(bio);
+	ERR_clear_error();	/* the end of the text reads as an error */
+	if (n == 0)	/* OpenSSL's words for it, as from a file */
+		ERR_raise(ERR_LIB_X509, X509_R_NO_CERTIFICATE_OR_CRL_FOUND);
+	return n > 0;
+}
+
+/*
+ * TLS_CA_File's certificates, read before the rights were dropped, are
+ * parsed when a chain first asks for an issuer: a resumed session never
+ * does, and each certificate's key costs OpenSSL 3.0 an OSSL_DECODER
+ * (about 1.5 million instructions).  Then they are in the store.
+ */
+struct lazy_ca {
+	const char	*pem;
+	size_t		 len;
+	int		 loaded;
+};
+
+static int
+lazy_ca_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
+    const X509_NAME *name, X509_OBJECT *ret)
+{
+	struct lazy_ca *lz = X509_LOOKUP_get_method_data(lu);
+	X509_STORE *store = X509_LOOKUP_get_store(lu);
+	X509_OBJECT *o;
+
+	if (lz == NULL || store == NULL)
+		return 0;
+	if (!lz->loaded) {
+		lz->loaded = 1;
+		if (!add_ca_pem(store, lz->pem, lz->len))
+			ERR_clear_error();
+	}
+	if ((o = X509_OBJECT_retrieve_by_subject(X509_STORE_get0_objects(store),
+	    type, (X509_NAME *)name)) == NULL)
+		return 0;
+	/*
+	 * ret borrows the store's reference, as OpenSSL's own lookups fill
+	 * it: the caller takes its own (X509_OBJECT_up_ref_count) and never
+	 * frees ret.  So the one set1 takes is given back at once.
+	 */
+	if (type == X509_LU_X509) {
+		X509 *x = X509_OBJECT_get0_X509(o);
+
+		if (x == NULL || !X509_OBJECT_set1_X509(ret, x))
+			return 0;
+		X509_free(x);
+		return 1;
+	}
+	if (type == X509_LU_CRL) {
+		X509_CRL *c = X509_OBJECT_get0_X509_CRL(o);
+
+		if (c == NULL || !X509_OBJECT_set1_X509_CRL(ret, c))
+			return 0;
+		X509_CRL_free(c);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+lazy_ca_free(X509_LOOKUP *lu)
+{
+	free(X509_LOOKUP_get_method_data(lu));
+}
+
+/* Trust the CA certificates (and CRLs) of a PEM file read earlier. */
+static int
+load_ca_pem(SSL_CTX *ctx, const char *pem, size_t len)
+{
+	static X509_LOOKUP_METHOD *meth;	/* one for the process */
+	X509_LOOKUP *lu;
+	struct lazy_ca *lz;
+
+	if (!pem_has_certs(pem, len))
+		return 0;
+	if (meth == NULL && ((meth = X509_LOOKUP_meth_new("ssmtp CA file")) ==
+	    NULL || !X509_LOOKUP_meth_set_get_by_subject(meth,
+	    lazy_ca_by_subject) || !X509_LOOKUP_meth_set_free(meth,
+	    lazy_ca_free)))
+		return 0;
+	if ((lz = calloc(1, sizeof(*lz))) == NULL)
+		return 0;
+	lz->pem = pem;
+	lz->len = len;
+	if ((lu = X509_STORE_add_lookup(SSL_CTX_get_cert_store(ctx), meth)) ==
+	    NULL || !X509_LOOKUP_set_method_data(lu, lz)) {
+		free(lz);
+		return 0;
+	}
+	return 1;
 }
 
 /* The client certificate and its chain, from a PEM file read earlier. */

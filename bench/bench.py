@@ -141,10 +141,10 @@ def count_writes(client, path):
         text, re.M))
 
 
-def instructions(client, path):
+def instructions(client, path, extra_env=None):
     out = tempfile.mktemp()
-    _, _, err = client.run(path, wrap=("valgrind", "--tool=callgrind",
-                                       "--callgrind-out-file=" + out))
+    _, _, err = client.run(path, extra_env, wrap=("valgrind", "--tool=callgrind",
+                                                  "--callgrind-out-file=" + out))
     os.unlink(out)
     return int(re.search(r"Collected : (\d+)", err).group(1))
 
@@ -214,6 +214,91 @@ def rtt_figures(work, anchors, certs, results):
         sh([sys.executable, str(TOP / "bench" / "rttlink.py"), "down"])
 
 
+CHAINS = ("rsa2048", "rsa4096", "p256")
+
+
+def last_stat(stats, n0, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = stats.read_text().splitlines() if stats.exists() else []
+        if len(lines) > n0:
+            return json.loads(lines[-1])
+        time.sleep(0.02)
+    return {}
+
+
+def chain_figures(work, anchors):
+    """(f): the CPU of one small message, STARTTLS + AUTH, full
+    verification, for each common hub chain (leaf + intermediate sent,
+    the root trusted), with and without TLS 1.3 session tickets from the
+    hub: callgrind instructions of each client, ssmtp's first message (no
+    cache) and a repeat one (its cache warm: the session resumed), and
+    the hub's CPU per message."""
+    rows = []
+    for alg in CHAINS:
+        certs = work / ("chain-" + alg)
+        sh(["sh", str(TOP / "bench" / "mkchain.sh"), str(certs), alg])
+        for tickets in (True, False):
+            port = free_port()
+            stats = work / ("chain-%s-%d.jsonl" % (alg, tickets))
+            sink = subprocess.Popen([str(TOP / "bench" / "sink"), "--certs",
+                                     str(certs), "--port", str(port),
+                                     "--stats", str(stats)] +
+                                    ([] if tickets else ["--no-tickets"]))
+            try:
+                time.sleep(0.5)
+                clients = make_clients(work, anchors, certs, port)
+                small = message(work / "chain.eml", 1)
+                row = {"chain": alg, "tickets": tickets}
+                cold = work / ("home-cold-%s-%d" % (alg, tickets))
+                warm = work / ("home-warm-%s-%d" % (alg, tickets))
+                for d in (cold, warm):
+                    d.mkdir()
+                ours = clients[0]
+                n0 = len(stats.read_text().splitlines()) if stats.exists() else 0
+                row["ssmtp first"] = instructions(ours, small, {"HOME": str(cold)})
+                row["hub CPU ms, full"] = last_stat(stats, n0).get("cpu_us", 0) / 1000
+                ours.run(small, {"HOME": str(warm)})
+                n0 = len(stats.read_text().splitlines())
+                row["ssmtp repeat"] = instructions(ours, small, {"HOME": str(warm)})
+                st = last_stat(stats, n0)
+                row["resumed"] = bool(st.get("resumed"))
+                row["hub CPU ms, repeat"] = st.get("cpu_us", 0) / 1000
+                for c in clients[1:]:
+                    row[c.name] = instructions(c, small)
+                # 200 (20) messages, one process each, the cache warm.
+                n = 20 if QUICK else 200
+                t0 = time.monotonic()
+                for _ in range(n):
+                    ours.run(small, {"HOME": str(warm)})
+                row["%d processes (s)" % n] = time.monotonic() - t0
+                rows.append(row)
+            finally:
+                sink.terminate()
+                sink.wait(10)
+        print("bench: chain %s done" % alg, flush=True)
+    return rows
+
+
+def chain_report(rows):
+    n = [k for k in rows[0] if k.endswith("processes (s)")][0]
+    out = ["| hub chain | tickets | ssmtp first (M) | ssmtp repeat (M) | "
+           "msmtp 1.8.23 (M) | sSMTP 2.64 (M) | first / msmtp | repeat / "
+           "msmtp | hub CPU ms, full / resumed | %s |" % n,
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        m = r["msmtp 1.8.23"]
+        out.append("| %s | %s | %.2f | %.2f%s | %.2f | %.2f | %.2fx | %.2fx | "
+                   "%.1f / %.1f | %.2f |" % (
+                       r["chain"], "yes" if r["tickets"] else "no",
+                       r["ssmtp first"] / 1e6, r["ssmtp repeat"] / 1e6,
+                       "" if r["resumed"] else " (not resumed)", m / 1e6,
+                       r["sSMTP 2.64"] / 1e6, r["ssmtp first"] / m,
+                       r["ssmtp repeat"] / m, r["hub CPU ms, full"],
+                       r["hub CPU ms, repeat"], r[n]))
+    return "\n".join(out)
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("bench: run as root (make bench): it downloads packages")
@@ -224,6 +309,9 @@ def main():
     try:
         print("bench: fetching msmtp and ssmtp from Debian's archive...", flush=True)
         anchors = fetch_anchors(work)
+        if os.environ.get("BENCH_ONLY") == "chains":
+            print(chain_report(chain_figures(work, anchors)))
+            return
         certs = work / "certs"
         sh(["sh", str(TOP / "tests" / "mkcerts.sh"), str(certs)])
         port, plain_port = free_port(), free_port()
@@ -254,8 +342,13 @@ def main():
                 if size == 10:
                     results[c.name]["10 MB: writes per MB"] = count_writes(c, path) / mb
             print("bench: %d MB done" % size, flush=True)
-        for c, cp in zip(clients, plain):
-            results[c.name]["instructions, STARTTLS+AUTH (M)"] = instructions(c, small) / 1e6
+        for i, (c, cp) in enumerate(zip(clients, plain)):
+            # The first message: no TLS session cache yet (a fresh HOME);
+            # the repeat ones are in the chain table.
+            fresh = work / ("home-first-%d" % i)
+            fresh.mkdir()
+            results[c.name]["instructions, STARTTLS+AUTH (M)"] = instructions(
+                c, small, {"HOME": str(fresh)}) / 1e6
             results[c.name]["instructions, no TLS (M)"] = instructions(cp, small) / 1e6
         print("bench: instructions done", flush=True)
         n = 20 if QUICK else 200
@@ -266,8 +359,8 @@ def main():
             results[c.name]["%d messages, one process each (s)" % n] = time.monotonic() - t0
         print("bench: %d messages done" % n, flush=True)
         bs = bs_figures(work, clients[0], small, stats, 20 if QUICK else 100)
-        report(results, n)
-        print(bs)
+        chains = chain_report(chain_figures(work, anchors))
+        report(results, n, bs + "\n\n" + chains)
     finally:
         for s in sinks:
             s.terminate()
@@ -304,7 +397,7 @@ def bs_figures(work, ours, small, stats, n):
 LOWER_IS_BETTER = ("RSS", "writes", "instructions", "(s)", ": ms", "round trips")
 
 
-def report(results, n):
+def report(results, n, more=""):
     names = list(results)
     figures = list(results[names[0]])
     lines = ["| figure | " + " | ".join(names) + " | ssmtp vs best anchor | lower bound |",
@@ -323,6 +416,7 @@ def report(results, n):
     table = "\n".join(lines) + (
         "\n\nRTT times are net of the harness (ip netns exec and GNU time "
         "starting /bin/true: %.1f ms)." % HARNESS_MS[0])
+    table += "\n" + more
     print(table)
     cpu = open("/proc/cpuinfo").read()
     model = re.search(r"model name\s*:\s*(.*)", cpu)
