@@ -45,7 +45,8 @@ check_files(const struct check *c)
 
 /* What the session reached, step by step, as far as it got. */
 static void
-report(FILE *out, const struct smtp_info *in, const struct smtp_params *p)
+report(FILE *out, const struct smtp_info *in, const struct smtp_params *p,
+    int hide_user)
 {
 	const struct tls_info *t = &in->tls;
 	char buf[1200];
@@ -82,7 +83,8 @@ report(FILE *out, const struct smtp_info *in, const struct smtp_params *p)
 		line(out, "capabilities", in->caps);
 	if (*in->auth_mech) {
 		snprintf(buf, sizeof(buf), "%s as %s: %s", in->auth_mech,
-		    p->auth_user, in->authenticated ? "accepted" : "refused");
+		    hide_user ? "the configured user" : p->auth_user,
+		    in->authenticated ? "accepted" : "refused");
 		line(out, "AUTH", buf);
 	} else if (p->auth_user == NULL && *in->caps)
 		line(out, "AUTH", "not configured (no AuthUser)");
@@ -126,13 +128,13 @@ check_hubs(struct check *c, struct err *e)
 			return e->kind;
 		if (smtp_open(s, &res) == 0) {
 			smtp_describe(s, &info);
-			report(c->out, &info, c->p);
+			report(c->out, &info, c->p, c->hide_user);
 			smtp_close(s);
 			line(c->out, "QUIT", "done");
 			line(c->out, "result", "ok");
 		} else {
 			smtp_describe(s, &info);
-			report(c->out, &info, c->p);
+			report(c->out, &info, c->p, c->hide_user);
 			he = res.err;
 			snprintf(buf, sizeof(buf), "FAILED at %s: %s",
 			    smtp_step_name(res.step), he.msg);

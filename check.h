@@ -20,6 +20,7 @@ struct check {
 	int		(*prepare)(void *, struct err *);
 	void		*arg;
 	FILE		*out;
+	int		 hide_user;	/* the user may not read the config */
 };
 
 /*

@@ -758,7 +758,7 @@ struct run {
 	struct queue	 q;
 	struct runq	 rq;
 	char		 dl_path[4096];
-	int		 cache_allowed;	/* see load_config */
+	int		 user_reads_config;	/* can read the config (load_config) */
 	char		 cache_path[4096];
 };
 
@@ -855,7 +855,7 @@ load_config(struct run *r, struct err *e)
 	 * cache, with a rogue listener, would skip verification and get the
 	 * protected password.  access() asks with the real IDs: the user's.
 	 */
-	r->cache_allowed = !priv || access(conffile, R_OK) == 0;
+	r->user_reads_config = !priv || access(conffile, R_OK) == 0;
 	rc = conf_load(&r->conf, conffile, e);
 	/*
 	 * revaliases: the Revaliases key, else /etc/ssmtp's whatever -C
@@ -1054,7 +1054,7 @@ prepare_sessions(struct run *r, struct err *e)
 	    &r->ss.first, e) == -1)
 		return -1;
 	tls_settings(&r->conf, &r->tls);
-	if (r->conf.tls_session_cache && r->cache_allowed &&
+	if (r->conf.tls_session_cache && r->user_reads_config &&
 	    tlscache_path(r->cache_path, sizeof(r->cache_path)) == 0)
 		r->tls.session_cache = r->cache_path;
 	memset(&r->p, 0, sizeof(r->p));
@@ -1463,6 +1463,8 @@ check_mode(struct run *r, int config_rc, struct err *e)
 	c.prepare = sessions_prepare;
 	c.arg = r;
 	c.out = stdout;
+	/* With extra rights for a user who cannot read it: no AuthUser. */
+	c.hide_user = !r->user_reads_config;
 	printf("config: %s: ok\n", r->conf.path ? r->conf.path : "?");
 	check_files(&c);
 	k = check_hubs(&c, e);

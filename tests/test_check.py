@@ -149,3 +149,24 @@ def test_against_postfix(ssmtp, postfix):
     r = check(ssmtp)
     assert r.rc == 77, r
     assert re.search(r"^  result +FAILED at AUTH: .*535", r.out, re.M)
+
+
+from test_setgid import sgid, run_as_nobody  # noqa: E402,F401
+
+
+def test_setgid_user_sees_no_auth_user(ssmtp, hub, sgid):
+    import shutil
+    d, binary, home = sgid
+    h = hub("starttls")
+    ca = os.path.join(d, "ca.crt")
+    shutil.copy(ssmtp.certs / "ca.crt", ca)
+    os.chmod(ca, 0o644)
+    conf_text = ssmtp.conf(h, TLS_CA_File=ca, Revaliases=None,
+                           AuthUser="alerts-account").read_text()
+    h.handler.users["alerts-account"] = "secret"
+    r = run_as_nobody(d, binary, home, conf_text, ["--check"], b"")
+    out = r.stdout.decode()
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^  AUTH +PLAIN as the configured user: accepted$",
+                     out, re.M), out
+    assert "alerts-account" not in out + r.stderr.decode()
