@@ -65,7 +65,12 @@ session_for(struct runq *r, struct hubsess *hs, const char *key)
 		return NULL;
 	}
 	hs->host = first.host;
-	n = hubs_for(r->conf, &first, hubs);
+	if ((n = hubs_for(r->conf, &first, hubs)) == 0) {
+		hs->down = 1;
+		err_set(&hs->err, ERR_CONFIG, "%s: no Mailhub set",
+		    r->conf->path ? r->conf->path : "the configuration");
+		return NULL;
+	}
 	if ((hs->s = hubs_open(r->p, hubs, n, &hs->used, &hs->err, &code,
 	    enh)) == NULL) {
 		hs->down = 1;

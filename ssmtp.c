@@ -880,7 +880,13 @@ load_config(struct run *r, struct err *e)
 		rc = apply_auth_options(r, e);
 	if (rc == 0 && r->conf.debug)
 		log_verbose = 1;
-	if (rc == 0 && r->conf.nhubs == 0)
+	/*
+	 * mailq and -q need a hub only for mail that is due: the timer runs
+	 * -q every 5 minutes on machines whose config is still the
+	 * commented one, and an empty queue is no error there.
+	 */
+	if (rc == 0 && r->conf.nhubs == 0 && r->o.mode != MODE_QUEUE &&
+	    r->o.mode != MODE_RUNQ)
 		rc = err_set(e, ERR_CONFIG, "%s: no Mailhub set", conffile);
 	return rc;
 }

@@ -766,3 +766,24 @@ def test_setgid_user_has_a_private_queue(ssmtp, sgid, closed_port):
                     "daemon", env)
         assert r.returncode != 0
     assert os.path.exists(f)
+
+
+def test_q_and_mailq_on_a_fresh_commented_config(ssmtp):
+    # What the timer meets after a fresh install: no Mailhub yet.
+    ssmtp.conf(None, QueueDir=str(qdir(ssmtp)))
+    r = ssmtp.run(["-q"])
+    assert (r.rc, r.out, r.err) == (0, "", ""), r
+    r = ssmtp.run(["-bp"])
+    assert r.rc == 0 and r.out == "Mail queue is empty\n", r
+    # Mail that is due, though, needs a hub: 78, kept, and said why.
+    d = qdir(ssmtp)
+    qconf(ssmtp, None, Mailhub="127.0.0.1:1", UseSTARTTLS="NO")
+    assert ssmtp.run(["bob@example.org"], msg("nohub")).rc == 0
+    make_due(ssmtp)
+    ssmtp.conf(None, QueueDir=str(d))
+    r = ssmtp.run(["-q"])
+    assert r.rc == 78 and "no Mailhub" in r.err, r
+    assert len(queued(ssmtp)) == 1
+    # And a send still refuses at once.
+    r = ssmtp.run(["bob@example.org"], msg("x"))
+    assert r.rc == 78 and "no Mailhub" in r.err
