@@ -351,17 +351,24 @@ def test_lifetime_expiry_keeps_it_and_notifies_the_sender(ssmtp, later_hub):
     assert b"MAILER-DAEMON@client.test" in c
 
 
-def test_permanent_refusal_in_a_run_bounces(ssmtp, later_hub):
-    h = later_hub()
+def bounce_in_a_run(ssmtp, h, subject):
+    """Queue a message for bad@example.org (which h refuses, 550), then
+    run the queue with h up; returns the run's result."""
     h.handler.refuse["bad@example.org"] = "550 5.1.1 no such user"
     qconf(ssmtp, h)
     assert ssmtp.run(["-f", "alice@example.com", "bad@example.org"],
-                     msg("bounce")).rc == 0
+                     msg(subject)).rc == 0
     make_due(ssmtp)
     start(h)
     r = ssmtp.run(["-q"])
     assert r.rc == 0, r
     assert queued(ssmtp) == []
+    return r
+
+
+def test_permanent_refusal_in_a_run_bounces(ssmtp, later_hub):
+    h = later_hub()
+    bounce_in_a_run(ssmtp, h, "bounce")
     assert b"Subject: bounce" in (ssmtp.home / "dead.letter").read_bytes()
     assert len(h.messages) == 1
     assert h.messages[0]["mail_from"] in ("", "<>")
@@ -392,16 +399,8 @@ def test_no_notice_for_local_null_or_never(ssmtp, later_hub, args):
 
 def test_refused_notice_goes_to_dead_letter_never_a_loop(ssmtp, later_hub):
     h = later_hub()
-    h.handler.refuse["bad@example.org"] = "550 5.1.1 no such user"
     h.handler.refuse["alice@example.com"] = "550 5.1.1 no such sender"
-    qconf(ssmtp, h)
-    assert ssmtp.run(["-f", "alice@example.com", "bad@example.org"],
-                     msg("loop")).rc == 0
-    make_due(ssmtp)
-    start(h)
-    r = ssmtp.run(["-q"])
-    assert r.rc == 0, r
-    assert queued(ssmtp) == []
+    bounce_in_a_run(ssmtp, h, "loop")
     dl = (ssmtp.home / "dead.letter").read_bytes()
     assert b"Subject: loop" in dl
     assert b"Subject: Undelivered Mail Returned to Sender" in dl
