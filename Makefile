@@ -33,7 +33,7 @@ SAN_FLAGS  = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
              -fno-omit-frame-pointer
 
 SRCS = addr.c auth.c bs.c buf.c check.c clock.c config.c deadletter.c hubs.c log.c \
-       message.c net.c notice.c queue.c runq.c secret.c smtp.c tls.c \
+       message.c net.c notice.c paths.c queue.c runq.c secret.c smtp.c tls.c \
        tlscache.c
 MAIN = ssmtp.c
 OBJS = $(SRCS:%.c=build/%.o)

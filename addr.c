@@ -1,6 +1,7 @@
 /* RFC 5322 section 3.4 address lists, tokenised then parsed. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addr.h"
 #include "err.h"
@@ -361,4 +362,13 @@ addr_check(const char *a, int empty_ok, struct err *e)
 		return err_set(e, ERR_DATA, "address \"%s\" has an open "
 		    "quote", a);
 	return 0;
+}
+
+int
+addr_is_local(const char *a, const char *hostname)
+{
+	const char *at = strrchr(a, '@');
+
+	return at == NULL || strcasecmp(at + 1, "localhost") == 0 ||
+	    (hostname != NULL && strcasecmp(at + 1, hostname) == 0);
 }

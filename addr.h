@@ -38,4 +38,10 @@ int	addr_check(const char *, int empty_ok, struct err *);
 int	addr_first_mailbox(const char *, size_t, char *addr, size_t asz,
 	    char *name, size_t nsz, struct err *);
 
+/*
+ * Whether an address is for this machine only: no '@', or at localhost,
+ * or at hostname (without case).  NULL hostname: only the first two.
+ */
+int	addr_is_local(const char *, const char *hostname);
+
 #endif

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "notice.h"
 
@@ -15,17 +15,12 @@
 int
 notice_wanted(const char *sender, const char *notify, const char *hostname)
 {
-	const char *at;
-
 	if (sender == NULL || *sender == '\0')
 		return 0;
 	if (notify != NULL && *notify != '\0' &&
 	    strstr(notify, "FAILURE") == NULL)
 		return 0;
-	if ((at = strrchr(sender, '@')) == NULL)
-		return 0;
-	return strcasecmp(at + 1, "localhost") != 0 &&
-	    (hostname == NULL || strcasecmp(at + 1, hostname) != 0);
+	return !addr_is_local(sender, hostname);
 }
 
 /* A value on one line, printable ASCII: for the report's fields. */

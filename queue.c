@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "addr.h"
 #include "buf.h"
 #include "log.h"
+#include "paths.h"
 #include "queue.h"
 
 #define QUEUE_MAGIC	"ssmtp-queue 1"
@@ -31,48 +31,22 @@
 int
 queue_path(const char *dir, char *buf, size_t size, struct err *e)
 {
-	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	struct passwd *pw;
+	const char *state = getenv("XDG_STATE_HOME"), *home;
 	size_t n;
 
 	if (getuid() == 0)
 		n = strlcpy(buf, dir, size);
 	else if (state != NULL && *state == '/')
 		n = (size_t)snprintf(buf, size, "%s/ssmtp/queue", state);
-	else {
-		if ((home == NULL || *home != '/') &&
-		    (pw = getpwuid(getuid())) != NULL)
-			home = pw->pw_dir;
-		if (home == NULL || *home != '/')
-			return err_set(e, ERR_CONFIG, "no home directory for "
-			    "the queue (set HOME or XDG_STATE_HOME)");
+	else if ((home = home_dir()) != NULL)
 		n = (size_t)snprintf(buf, size, "%s/.local/state/ssmtp/queue",
 		    home);
-	}
+	else
+		return err_set(e, ERR_CONFIG, "no home directory for the queue "
+		    "(set HOME or XDG_STATE_HOME)");
 	if (n >= size)
 		return err_set(e, ERR_CONFIG, "the queue's path is too long");
 	return 0;
-}
-
-/* Make path and the directories above it that are missing, mode 0700. */
-static int
-make_dirs(const char *path, struct err *e)
-{
-	char p[4096];
-	size_t i;
-
-	strlcpy(p, path, sizeof(p));
-	for (i = 1; ; i++) {
-		if (p[i] != '/' && p[i] != '\0')
-			continue;
-		p[i] = '\0';
-		if (mkdir(p, 0700) == -1 && errno != EEXIST)
-			return err_set(e, ERR_IOERR, "cannot create the queue "
-			    "directory %s: %s", p, strerror(errno));
-		if (i == strlen(path))
-			return 0;
-		p[i] = '/';
-	}
 }
 
 int
@@ -83,7 +57,7 @@ queue_open(struct queue *q, const char *path, int create, struct err *e)
 	q->dirfd = -1;
 	if (strlcpy(q->path, path, sizeof(q->path)) >= sizeof(q->path))
 		return err_set(e, ERR_CONFIG, "the queue's path is too long");
-	if (create && make_dirs(path, e) == -1)
+	if (create && make_private_dirs(path, "queue directory", e) == -1)
 		return -1;
 	if ((q->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1) {

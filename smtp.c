@@ -508,11 +508,8 @@ start_tls(struct smtp *s, enum smtp_step st, struct smtp_result *res)
 {
 	struct err e;
 
-	int rc = net_start_tls(&s->net, s->p.tls, s->p.host, timeout(s,
-	    TO_CONNECT), &e);
-
-	net_tls_info(&s->net, s->p.tls, &s->info.tls);
-	if (rc == -1) {
+	if (net_start_tls(&s->net, s->p.tls, s->p.host, timeout(s,
+	    TO_CONNECT), &e) == -1) {
 		if (e.kind == ERR_TEMPFAIL)
 			return lost(s, res, st, &e);
 		s->broken = 1;
@@ -630,7 +627,6 @@ smtp_open(struct smtp *s, struct smtp_result *res)
 	s->txns = 0;
 	s->opens++;
 	memset(&s->info, 0, sizeof(s->info));
-	s->info.tls.pin = -1;
 	if (net_connect(&s->net, s->p.host, s->port, s->p.family,
 	    timeout(s, TO_CONNECT), &e) == -1)
 		return local(res, SMTP_STEP_CONNECT, e.kind == ERR_NOHOST ?
@@ -695,6 +691,12 @@ void
 smtp_describe(const struct smtp *s, struct smtp_info *info)
 {
 	*info = s->info;
+	/*
+	 * The TLS part only now, from the connection smtp_open leaves open
+	 * even when it failed: describing a certificate costs a send that
+	 * never asks for it.
+	 */
+	net_tls_info(&s->net, s->p.tls, &info->tls);
 }
 
 void

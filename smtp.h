@@ -175,7 +175,10 @@ int	smtp_open(struct smtp *, struct smtp_result *res);
 int	smtp_send(struct smtp *, const struct smtp_txn *, int last,
 	    struct smtp_result *res);
 
-/* What the last smtp_open reached (filled as it goes, kept on failure). */
+/*
+ * What the last smtp_open reached (filled as it goes, kept on failure);
+ * call it before smtp_close, which ends the TLS session it describes.
+ */
 void	smtp_describe(const struct smtp *, struct smtp_info *);
 
 /* QUIT (briefly waiting for its reply) when in step, then close. */

@@ -616,11 +616,10 @@ local_name(const struct rcpts *r, const char *a, char *buf, size_t size)
 {
 	const char *at = strrchr(a, '@');
 
+	if (!addr_is_local(a, r->hostname))
+		return NULL;
 	if (at == NULL)
 		return a;
-	if (strcasecmp(at + 1, "localhost") != 0 &&
-	    strcasecmp(at + 1, r->hostname) != 0)
-		return NULL;
 	if ((size_t)(at - a) >= size)
 		return NULL;
 	memcpy(buf, a, at - a);

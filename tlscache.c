@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "paths.h"
 #include "tlscache.h"
 
 #define MAGIC		"ssmtp-tls-sessions 1"
@@ -37,24 +37,18 @@ struct cache {
 int
 tlscache_path(char *buf, size_t size)
 {
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	struct passwd *pw;
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = home_dir();
 	size_t n;
 
 	if (xdg != NULL && *xdg == '/')
 		n = (size_t)snprintf(buf, size, "%s/ssmtp/tls-sessions", xdg);
-	else {
-		if ((home == NULL || *home != '/') &&
-		    (pw = getpwuid(getuid())) != NULL)
-			home = pw->pw_dir;
-		if (home != NULL && *home == '/' && strcmp(home, "/") != 0)
-			n = (size_t)snprintf(buf, size,
-			    "%s/.cache/ssmtp/tls-sessions", home);
-		else if (getuid() == 0)
-			n = strlcpy(buf, "/var/cache/ssmtp/tls-sessions", size);
-		else
-			return -1;
-	}
+	else if (home != NULL && strcmp(home, "/") != 0)
+		n = (size_t)snprintf(buf, size, "%s/.cache/ssmtp/tls-sessions",
+		    home);
+	else if (getuid() == 0)
+		n = strlcpy(buf, "/var/cache/ssmtp/tls-sessions", size);
+	else
+		return -1;
 	return n < size ? 0 : -1;
 }
 
@@ -295,21 +289,16 @@ cache_lock(const char *path, int create)
 {
 	char dir[4096], lock[4200], *slash;
 	struct stat st;
+	struct err e;
 	int fd, i;
 
 	strlcpy(dir, path, sizeof(dir));
 	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
 		return -1;
 	*slash = '\0';
-	if (create && mkdir(dir, 0700) == -1 && errno == ENOENT) {
-		/* ~/.cache itself may be missing: one level up, 0700 too. */
-		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-			*slash = '\0';
-			(void)mkdir(dir, 0700);
-			*slash = '/';
-		}
-		(void)mkdir(dir, 0700);
-	}
+	if (create && make_private_dirs(dir, "TLS session cache folder", &e) ==
+	    -1)
+		log_info("%s", e.msg);
 	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) ||
 	    st.st_uid != geteuid() || (st.st_mode & 077) != 0)
 		return -1;

@@ -4,7 +4,7 @@ import pathlib
 import re
 
 TOP = pathlib.Path(__file__).resolve().parent.parent
-GROUND = {"err", "log", "buf", "addr", "tlsconf", "clock"}
+GROUND = {"err", "log", "buf", "addr", "tlsconf", "clock", "paths"}
 ALLOWED = {
     "ssmtp": {"config", "message", "deadletter", "secret", "smtp", "bs",
               "hubs", "queue", "runq", "check", "tlscache"},
