@@ -139,9 +139,17 @@ def archive_or_skip(what, r):
 def base():
     """The cached root tarball and Debian's sSMTP 2.64 package."""
     os.makedirs(CACHE, exist_ok=True)
-    if not os.path.exists(BASE_TAR):
-        tmp = BASE_TAR + ".part"
+    if not os.path.isfile(BASE_TAR):
+        # mmdebstrap takes the format from the name unless told: a name
+        # not ending in .tar made a folder, which tar could not read.
+        tmp = os.path.join(CACHE, "bookworm-base.part.tar")
+        for stale in (BASE_TAR, tmp):
+            if os.path.isdir(stale):
+                shutil.rmtree(stale)
+            elif os.path.exists(stale):
+                os.unlink(stale)
         r = subprocess.run(["mmdebstrap", "--variant=apt", "--mode=root",
+                            "--format=tar",
                             "--include=ca-certificates,libbsd0,libssl3,"
                             "libgnutls-openssl27", "bookworm", tmp, MIRROR],
                            capture_output=True, text=True, timeout=900)
