@@ -34,7 +34,7 @@ SAN_FLAGS  = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 SRCS = addr.c auth.c bs.c buf.c check.c clock.c config.c deadletter.c hubs.c log.c \
        message.c net.c notice.c paths.c queue.c runq.c secret.c smtp.c tls.c \
-       tlscache.c
+       tlscache.c provider.c
 MAIN = ssmtp.c
 OBJS = $(SRCS:%.c=build/%.o)
 SAN_OBJS = $(SRCS:%.c=build/asan/%.o)

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
+#include "provider.h"
 #include "tls.h"
 
 /*
@@ -143,10 +144,13 @@ ssl_reason(void)
  *   parameters), so the SHA-2 and SHA-3 digests go back in; without an
  *   entry a signature counts as too weak, as SHA-1 and MD5 are anyway;
  * - the error strings, until an error is described (tls_reason);
- * - the clean-up at exit, which frees what the kernel frees anyway.
+ * - the clean-up at exit, which frees what the kernel frees anyway;
+ * - the default provider's 108 ciphers libssl never fetches, and its
+ *   decoders of private keys unless a client key is to be read: ssmtp's
+ *   provider hands on the rest (provider.c).
  */
 static void
-tls_init(void)
+tls_init(int client_key)
 {
 	static int done;
 
@@ -167,6 +171,7 @@ tls_init(void)
 	EVP_add_digest(EVP_sha3_256());
 	EVP_add_digest(EVP_sha3_384());
 	EVP_add_digest(EVP_sha3_512());
+	(void)provider_setup(client_key);
 }
 
 /* Why a file OpenSSL failed to use: the OS error when it has one. */
@@ -481,7 +486,7 @@ tls_ctx_new(const struct tls_settings *c, struct err *e)
 	SSL_CTX *ctx;
 	int encrypted = 0;
 
-	tls_init();
+	tls_init(c->client_cert);
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		err_set(e, ERR_SOFTWARE, "cannot create a TLS context: %s",
 		    ssl_reason());

@@ -1,9 +1,14 @@
 """How ssmtp sets OpenSSL up: it skips parts of OpenSSL's start-up that
 cost instructions on every message (the legacy cipher and digest tables,
-the error strings until an error is reported; bench/RESULTS.md).  These
-tests hold what must not be lost on the way: chains of every common
-signature algorithm verify, weak ones are refused, and every error still
-names its reason in words."""
+the error strings until an error is reported; bench/RESULTS.md), and
+fetches from a provider of its own that hands on the default provider less
+the ciphers libssl never uses and the key decoders a certificate does not
+need (provider.c).  These tests hold what must not be lost on the way:
+chains of every common signature algorithm verify, weak ones are refused,
+every record cipher, key exchange and group a hub may choose works, client
+keys in every common format are read, and every error still names its
+reason in words."""
+import ssl
 import subprocess
 
 import pytest
@@ -145,3 +150,99 @@ def test_encrypted_client_key_refused_without_prompt(ssmtp, hub, tmp_path):
     assert "pass phrase" not in r.err.lower()
     assert "client.key" in r.err and "passphrase" in r.err, r.err
     assert MSG in r.dead_letter and h.messages == []
+
+
+# TLS 1.2 cipher suites, one for each record cipher and key exchange
+# ssmtp offers (at security level 2, OpenSSL's default list: no CCM,
+# CAMELLIA or ARIA): the hub allows only that one, so a delivery means it
+# was used.  TLS 1.3 uses the same ciphers, AES-GCM and ChaCha20-Poly1305.
+SUITES = {
+    # the test CA's hub: an EC P-256 certificate
+    "ECDHE-ECDSA-AES128-GCM-SHA256": None,
+    "ECDHE-ECDSA-AES256-GCM-SHA384": None,
+    "ECDHE-ECDSA-CHACHA20-POLY1305": None,
+    "ECDHE-ECDSA-AES128-SHA256": None,
+    "ECDHE-ECDSA-AES256-SHA": None,
+    # an RSA certificate: RSA signatures, RSA key transport, finite-field DH
+    "ECDHE-RSA-AES256-GCM-SHA384": "rsa-sha256",
+    "ECDHE-RSA-AES128-SHA": "rsa-sha256",
+    "AES128-GCM-SHA256": "rsa-sha256",
+    "AES256-SHA256": "rsa-sha256",
+    "DHE-RSA-AES128-GCM-SHA256": "rsa-sha256",
+    "DHE-RSA-CHACHA20-POLY1305": "rsa-sha256",
+}
+
+
+@pytest.fixture(scope="module")
+def dh_params(tmp_path_factory):
+    p = tmp_path_factory.mktemp("dh") / "ffdhe2048.pem"
+    openssl("genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt",
+            "group:ffdhe2048", "-out", str(p), cwd=p.parent)
+    return p
+
+
+@pytest.mark.parametrize("suite", sorted(SUITES))
+def test_each_tls12_cipher_suite(ssmtp, hub, certs, algo_certs, dh_params, suite):
+    cert = SUITES[suite]
+    if cert is None:
+        h = hub("starttls", max_tls=ssl.TLSVersion.TLSv1_2)
+        ca = certs / "ca.crt"
+    else:
+        h = hub("starttls", certs_dir=str(algo_certs), cert=cert,
+                max_tls=ssl.TLSVersion.TLSv1_2)
+        ca = algo_certs / ("ca-%s.crt" % cert)
+    ctx = h.controller.SMTP_kwargs["tls_context"]
+    ctx.set_ciphers(suite)
+    ctx.load_dh_params(str(dh_params))
+    ssmtp.conf(h, TLS_CA_File=str(ca))
+    r = ssmtp.run(["a@example.org"], MSG)
+    assert r.rc == 0, r
+    assert len(h.messages) == 1
+
+
+# TLS 1.3 key exchange groups: the hub accepts only one curve, so that
+# the client's first key share (X25519, which every other test uses) is
+# retried in that group.  (Finite-field DH: the DHE suites above.)
+@pytest.mark.parametrize("group", ["prime256v1", "secp384r1", "secp521r1"])
+def test_each_tls13_group(ssmtp, hub, group):
+    h = hub("starttls")
+    ctx = h.controller.SMTP_kwargs["tls_context"]
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.set_ecdh_curve(group)
+    ssmtp.conf(h)
+    r = ssmtp.run(["a@example.org"], MSG)
+    assert r.rc == 0, r
+    assert len(h.messages) == 1
+
+
+# Client keys as files hold them: PKCS #8 and each type's own PEM form.
+CLIENT_KEYS = {
+    "rsa-pkcs8": ["genpkey", "-algorithm", "RSA", "-pkeyopt",
+                  "rsa_keygen_bits:2048"],
+    "rsa-traditional": ["genrsa", "-traditional", "2048"],
+    "ec-pkcs8": ["genpkey", "-algorithm", "EC", "-pkeyopt",
+                 "ec_paramgen_curve:P-384"],
+    "ec-traditional": ["ecparam", "-genkey", "-name", "prime256v1",
+                       "-noout"],
+    "ed25519": ["genpkey", "-algorithm", "ED25519"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CLIENT_KEYS))
+def test_client_key_format(ssmtp, hub, certs, tmp_path, kind):
+    key, crt = tmp_path / "c.key", tmp_path / "c.crt"
+    cmd = CLIENT_KEYS[kind]
+    openssl(cmd[0], "-out", str(key), *cmd[1:], cwd=tmp_path)
+    head = key.read_text().splitlines()[0]
+    assert ("TRADITIONAL" in kind.upper()) == (head != "-----BEGIN PRIVATE KEY-----")
+    openssl("req", "-new", "-key", str(key), "-subj", "/CN=client.test",
+            "-out", "c.csr", cwd=tmp_path)
+    (tmp_path / "c.ext").write_text("extendedKeyUsage=clientAuth\n")
+    openssl("x509", "-req", "-in", "c.csr", "-CA", str(certs / "ca.crt"),
+            "-CAkey", str(certs / "ca.key"), "-CAcreateserial", "-sha256",
+            "-days", "2", "-extfile", "c.ext", "-out", str(crt), cwd=tmp_path)
+    h = hub("starttls", client_ca=True)
+    ssmtp.conf(h, UseTLSCert="YES", TLSCert=str(crt), TLSKey=str(key))
+    r = ssmtp.run(["a@example.org"], MSG)
+    assert r.rc == 0, r
+    assert len(h.messages) == 1
