@@ -6,8 +6,8 @@
  * offers for an operation, and does so again for every decoder each time
  * it decodes a key.  The default provider offers 124 ciphers, of which
  * libssl asks for 16, and 40 decoders, of which a certificate's key needs
- * 8: those for a SubjectPublicKeyInfo of a key type that can sign.  Building the rest was a fifth of what
- * a message cost (bench/RESULTS.md).
+ * 8: those for a SubjectPublicKeyInfo of a key type that can sign.
+ * Building the rest was a fifth of what a message cost (bench/RESULTS.md).
  *
  * How: the default provider is loaded into a library context of its own
  * (so that its own fetches, of the digest inside an HMAC, say, still see

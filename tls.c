@@ -145,9 +145,9 @@ ssl_reason(void)
  *   entry a signature counts as too weak, as SHA-1 and MD5 are anyway;
  * - the error strings, until an error is described (tls_reason);
  * - the clean-up at exit, which frees what the kernel frees anyway;
- * - the default provider's 108 ciphers libssl never fetches, and its
- *   decoders of private keys unless a client key is to be read: ssmtp's
- *   provider hands on the rest (provider.c).
+ * - the default provider's 108 ciphers libssl never fetches, and the
+ *   decoders a certificate's key does not need unless a client key is to
+ *   be read: ssmtp's provider hands on the rest (provider.c).
  */
 static void
 tls_init(int client_key)
