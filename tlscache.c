@@ -27,6 +27,8 @@ struct entry {
 	char		*key;
 	unsigned char	*der;
 	size_t		 len;
+	off_t		 off;		/* where its expiry is in the file */
+	size_t		 explen;	/* and how many digits */
 };
 
 struct cache {
@@ -118,9 +120,12 @@ unhex(int c)
 	    c - 'a' + 10 : -1;
 }
 
-/* One line, "<expiry> <key> <hex>"; 0 when it is good and kept. */
+/*
+ * One line, "<expiry> <key> <hex>", off bytes into the file; 0 when it is
+ * good and kept.  An expiry of zeros is a ticket used (tlscache_take).
+ */
 static int
-parse_line(struct cache *c, char *line, time_t now)
+parse_line(struct cache *c, char *line, off_t off, time_t now)
 {
 	char *sp1, *sp2, *end;
 	struct entry *e;
@@ -155,6 +160,8 @@ parse_line(struct cache *c, char *line, time_t now)
 	}
 	e->len = hl / 2;
 	e->expiry = (time_t)exp;
+	e->off = off;
+	e->explen = (size_t)(sp1 - line);
 	c->n++;
 	return 0;
 }
@@ -171,7 +178,7 @@ cache_parse(struct cache *c, char *text, time_t now)
 		if ((nl = strchr(p, '\n')) == NULL)
 			break;
 		*nl = '\0';
-		(void)parse_line(c, p, now);
+		(void)parse_line(c, p, (off_t)(p - text), now);
 	}
 }
 
@@ -197,10 +204,11 @@ tlscache_parse(const char *p, size_t len)
 /*
  * Read the cache (a missing file is an empty cache).  A file that is not
  * a regular file of this user's, private, and within bounds is ignored
- * as a whole, with a line under -v.
+ * as a whole, with a line under -v.  With wfd, the file is opened for
+ * writing too and *wfd is its descriptor (-1 when none was read).
  */
 static void
-cache_read(const char *path, struct cache *c)
+cache_read(const char *path, struct cache *c, int *wfd)
 {
 	struct stat st;
 	struct buf b;
@@ -211,8 +219,10 @@ cache_read(const char *path, struct cache *c)
 	int fd;
 
 	c->n = 0;
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1) {
+	if (wfd != NULL)
+		*wfd = -1;
+	if ((fd = open(path, (wfd != NULL ? O_RDWR : O_RDONLY) | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC)) == -1) {
 		if (errno != ENOENT)
 			log_info("TLS session cache %s not used: %s", path,
 			    strerror(errno));
@@ -230,10 +240,30 @@ cache_read(const char *path, struct cache *c)
 	while ((r = read(fd, chunk, sizeof(chunk))) > 0)
 		if (buf_add(&b, chunk, (size_t)r, &e) == -1)
 			break;
-	close(fd);
 	if (r == 0 && b.p != NULL)
 		cache_parse(c, b.p, now);
 	buf_free(&b, 1);
+	if (wfd != NULL && r == 0)
+		*wfd = fd;
+	else
+		close(fd);
+}
+
+/*
+ * Mark an entry used where it is: its expiry overwritten with zeros, which
+ * no reader keeps.  A write cut short leaves a number smaller than the
+ * expiry, long past, so that too is dropped.  Cheaper than rewriting the
+ * file on every take: one rename per message, in tlscache_put.
+ */
+static int
+mark_used(int fd, const struct entry *e)
+{
+	static const char zeros[] = "00000000000000000000";
+
+	if (fd == -1 || e->explen == 0 || e->explen >= sizeof(zeros))
+		return -1;
+	return pwrite(fd, zeros, e->explen, e->off) == (ssize_t)e->explen ?
+	    0 : -1;
 }
 
 /* Write the cache: a temporary file beside it, renamed over it. */
@@ -327,12 +357,12 @@ tlscache_take(const char *path, const char *key, unsigned char **der,
 {
 	struct cache c;
 	size_t i, best = 0;
-	int lock, found = 0;
+	int lock, fd, marked, found = 0;
 
 	*der = NULL;
 	if ((lock = cache_lock(path, 0)) == -1)
 		return 0;
-	cache_read(path, &c);
+	cache_read(path, &c, &fd);
 	for (i = 0; i < c.n; i++)
 		if (strcmp(c.e[i].key, key) == 0 && (!found ||
 		    c.e[i].expiry > c.e[best].expiry)) {
@@ -343,9 +373,13 @@ tlscache_take(const char *path, const char *key, unsigned char **der,
 		*der = c.e[best].der;
 		*len = c.e[best].len;
 		free(c.e[best].key);
+		marked = mark_used(fd, &c.e[best]) == 0;
 		c.e[best] = c.e[--c.n];
-		(void)cache_write(path, &c);
+		if (!marked)
+			(void)cache_write(path, &c);
 	}
+	if (fd != -1)
+		close(fd);
 	cache_free(&c);
 	close(lock);
 	return found;
@@ -365,7 +399,7 @@ tlscache_put(const char *path, const char *key, unsigned char * const *der,
 	if (strlen(key) >= TLSCACHE_KEY_MAX || (lock = cache_lock(path, 1)) ==
 	    -1)
 		return -1;
-	cache_read(path, &c);
+	cache_read(path, &c, NULL);
 	/* The key's others go: these are newer. */
 	for (i = 0; i < c.n; )
 		if (strcmp(c.e[i].key, key) == 0) {

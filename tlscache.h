@@ -9,8 +9,10 @@
  * "<expiry> <key> <hex DER>".  It is the user's (mode 0600 in a 0700
  * folder, owner and mode checked before use), read and rewritten (a
  * temporary file renamed over it) under a lock on "<file>.lock", bounded
- * (TLSCACHE_ENTRIES sessions, TLSCACHE_FILE_MAX bytes).  A file that is
- * not safe is ignored; a line that does not parse is dropped.
+ * (TLSCACHE_ENTRIES sessions, TLSCACHE_FILE_MAX bytes).  A session taken
+ * is marked used in place, its expiry overwritten with zeros, so that a
+ * message costs one rewrite, not two.  A file that is not safe is
+ * ignored; a line that does not parse, or has expired, is dropped.
  */
 #ifndef SSMTP_TLSCACHE_H
 #define SSMTP_TLSCACHE_H

@@ -130,14 +130,17 @@ class Hub:
                   auth_require_tls=auth_require_tls,
                   decode_data=False, data_size_limit=data_size_limit,
                   ready_timeout=10)
+        # The server's TLS context (None for "plain"): a test may change
+        # it between connections (num_tickets, say).
+        self.tls_context = None
         if mode == "starttls":
-            kw.update(tls_context=server_context(certdir, cert, client_ca, max_tls),
-                      require_starttls=True)
+            self.tls_context = server_context(certdir, cert, client_ca, max_tls)
+            kw.update(tls_context=self.tls_context, require_starttls=True)
         elif mode == "implicit":
             # aiosmtpd counts only STARTTLS as TLS when it decides whether
             # to offer AUTH; here the whole connection is TLS already.
-            kw.update(ssl_context=server_context(certdir, cert, client_ca, max_tls),
-                      auth_require_tls=False)
+            self.tls_context = server_context(certdir, cert, client_ca, max_tls)
+            kw.update(ssl_context=self.tls_context, auth_require_tls=False)
         self.controller = Controller(self.handler, **kw)
 
     @property

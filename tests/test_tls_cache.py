@@ -59,6 +59,28 @@ def test_second_send_resumes(ssmtp, hub):
     assert b"secret" not in f.read_bytes()
 
 
+def test_each_ticket_is_used_once_and_taken_in_place(ssmtp, hub):
+    h = hub("starttls")
+    ssmtp.conf(h)
+    assert send(ssmtp, h) is False
+    f = cache(ssmtp)
+    assert valid_cache(f) == 2          # Python's server sends two
+    # From now on the hub sends none: the two kept are used one each, and
+    # taking one marks it used in the file itself (no rewrite per send).
+    h.tls_context.num_tickets = 0
+    with open(f, "rb") as held:         # the file as it is now
+        assert send(ssmtp, h) is True
+        assert send(ssmtp, h) is True
+        assert os.path.samestat(os.fstat(held.fileno()), f.stat())
+        assert re.findall(rb"(?m)^(0+) ", held.read()) == [b"0" * 10] * 2
+    assert send(ssmtp, h) is False
+    # The next tickets replace the used ones.
+    h.tls_context.num_tickets = 2
+    assert send(ssmtp, h) is False
+    assert valid_cache(f) == 2
+    assert send(ssmtp, h) is True
+
+
 @pytest.mark.parametrize("change", ["ca_file_touched", "host_name", "pin",
                                     "tls_verify_off"])
 def test_changed_settings_never_reuse_a_session(ssmtp, hub, change):

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "message.h"
 #include "smtp.h"
+#include "tlscache.h"
 
 static int npass, nfail;
 
@@ -767,6 +769,34 @@ test_caps(void)
 	CHECK(c.size_max == 0 || c.size_max == 10240000, "SIZE without value");
 }
 
+/*
+ * The TLS session cache's text: good lines kept; a ticket marked used
+ * (its expiry zeros), a mark cut short, an expired or too distant one,
+ * and a line with bad hex are dropped.
+ */
+static void
+test_tlscache_text(void)
+{
+	char text[1024];
+	long long now = (long long)time(NULL);
+	int n;
+
+	n = snprintf(text, sizeof(text), "ssmtp-tls-sessions 1\n"
+	    "%lld k1 0a0b\n"			/* kept */
+	    "0000000000 k1 0a0b\n"		/* used */
+	    "000%07lld k1 0a0b\n"		/* the mark cut short */
+	    "%lld k1 0a0b\n"			/* expired */
+	    "%lld k1 0a0b\n"			/* past the hour */
+	    "%lld k1 0a0g\n"			/* not hex */
+	    "%lld k2 ff\n",			/* kept */
+	    now + 60, (now + 60) % 10000000, now - 1, now + 7200, now + 60,
+	    now + 60);
+	CHECK(n > 0 && tlscache_parse(text, (size_t)n) == 2,
+	    "cache text: %zu kept", tlscache_parse(text, (size_t)n));
+	CHECK(tlscache_parse("ssmtp-tls-sessions 2\n", 21) == 0,
+	    "another version");
+}
+
 int
 main(void)
 {
@@ -778,6 +808,7 @@ main(void)
 	test_wire_random();
 	test_cram_md5();
 	test_caps();
+	test_tlscache_text();
 	test_big_spool(1);
 	test_big_spool(0);
 	printf("unit: %d passed, %d failed\n", npass, nfail);
