@@ -496,6 +496,12 @@ tls_ctx_new(const struct tls_settings *c, struct err *e)
 	SSL_CTX_set_security_level(ctx, 2);
 	/* Hubs that close without close_notify must not fail a good send. */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/*
+	 * Read what the socket holds, not a record's header and then its
+	 * body: a handshake and a reply of several records take one read
+	 * instead of two a record.  Nothing but TLS follows STARTTLS.
+	 */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	if (c->session_cache != NULL) {
 		/* Sessions go to the cache file, never to OpenSSL's own. */
 		if (tickets_index == -1)
