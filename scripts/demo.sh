@@ -34,7 +34,8 @@ while [ ! -s "$work/port" ]; do
 done
 port=$(cat "$work/port")
 
-cat > "$work/demo.conf" <<EOC
+# It holds AuthPass: private, as a real one must be.
+(umask 077; cat > "$work/demo.conf") <<EOC
 # Written by make demo.
 Mailhub=127.0.0.1:$port
 UseSTARTTLS=YES
