@@ -10,7 +10,9 @@
 #include "buf.h"
 #include "notice.h"
 
-#define NOTICE_MAX	(MSG_HDR_MAX + 256 * 1024)
+/* The returned header block, the texts, and a block per recipient. */
+#define NOTICE_MAX	(MSG_HDR_MAX + 64 * 1024)
+#define RCPT_BLOCK_MAX	1024
 
 int
 notice_wanted(const char *sender, const char *notify, const char *hostname)
@@ -43,7 +45,9 @@ rfc5322_date(time_t t, char *buf, size_t size)
 int
 notice_build(const struct notice_info *n, struct message *m, struct err *e)
 {
-	char boundary[64], reason[600], arrived[64], now[64], from[400];
+	char boundary[64], reason[600], diag[300], arrived[64], now[64];
+	char from[400];
+	const struct notice_rcpt *r;
 	struct msg_build b;
 	struct buf o;
 	size_t i;
@@ -54,7 +58,7 @@ notice_build(const struct notice_info *n, struct message *m, struct err *e)
 	rfc5322_date(time(NULL), now, sizeof(now));
 	snprintf(boundary, sizeof(boundary), "%s.%lld/%s", n->id,
 	    (long long)time(NULL), n->hostname);
-	buf_init(&o, NOTICE_MAX);
+	buf_init(&o, NOTICE_MAX + n->nrcpts * 2 * RCPT_BLOCK_MAX);
 	rc |= buf_printf(&o, e, "To: <%s>\n"
 	    "Subject: Undelivered Mail Returned to Sender\n"
 	    "Auto-Submitted: auto-replied\n"
@@ -69,7 +73,7 @@ notice_build(const struct notice_info *n, struct message *m, struct err *e)
 	    "delivered to these recipients, and ssmtp has given up:\n\n",
 	    n->sender, boundary, boundary, n->hostname, n->id, arrived);
 	for (i = 0; i < n->nrcpts; i++)
-		rc |= buf_printf(&o, e, "  <%s>\n", n->rcpts[i]);
+		rc |= buf_printf(&o, e, "  <%s>\n", n->rcpts[i].addr);
 	rc |= buf_printf(&o, e, "\nThe reason: %s\n\n"
 	    "--%s\n"
 	    "Content-Type: message/delivery-status\n\n"
@@ -79,11 +83,15 @@ notice_build(const struct notice_info *n, struct message *m, struct err *e)
 	rc |= buf_printf(&o, e, "X-Ssmtp-Queue-ID: %s\nArrival-Date: %s\n",
 	    n->id, arrived);
 	for (i = 0; i < n->nrcpts; i++) {
+		r = &n->rcpts[i];
 		rc |= buf_printf(&o, e, "\nFinal-Recipient: rfc822; %s\n"
-		    "Action: failed\nStatus: %s\n", n->rcpts[i], n->status);
-		if (n->code >= 200 && n->code <= 599)
-			rc |= buf_printf(&o, e, "Diagnostic-Code: smtp; %s\n",
-			    reason);
+		    "Action: failed\nStatus: %s\n", r->addr, r->status);
+		/* RFC 3464 2.3.6: the hub's own reply about this one. */
+		if (r->code >= 200 && r->code <= 599) {
+			clean(diag, sizeof(diag), r->text ? r->text : "");
+			rc |= buf_printf(&o, e, "Diagnostic-Code: smtp; %d%s%s\n",
+			    r->code, *diag ? " " : "", diag);
+		}
 		rc |= buf_printf(&o, e, "Last-Attempt-Date: %s\n", now);
 	}
 	rc |= buf_printf(&o, e, "\n--%s\n"

@@ -13,16 +13,22 @@
 #include "err.h"
 #include "message.h"
 
+/* What became of one recipient (RFC 3464 2.3). */
+struct notice_rcpt {
+	const char	*addr;
+	char		 status[16];	/* "5.1.1", "4.4.7" (RFC 3463) */
+	int		 code;		/* the hub's reply for it, 0 if none */
+	const char	*text;		/* that reply's text (Diagnostic-Code) */
+};
+
 struct notice_info {
 	const char	*hostname;	/* the Reporting-MTA, MAILER-DAEMON@ */
 	const char	*sender;	/* whom it goes to */
 	const char	*id;		/* the queue ID */
 	time_t		 arrival;
-	char * const	*rcpts;
+	const struct notice_rcpt *rcpts;
 	size_t		 nrcpts;
-	const char	*status;	/* "5.1.1", "4.4.7" (RFC 3463) */
-	int		 code;		/* the hub's reply code, 0 if none */
-	const char	*reason;	/* its text, or why locally */
+	const char	*reason;	/* why, in words, for the sender */
 	const char	*envid;		/* the sender's ENVID, or "" */
 	const struct message *orig;	/* its header block is returned */
 };

@@ -132,12 +132,75 @@ keep(struct runq *r, const struct message *m, const char *sender,
 	return 0;
 }
 
+/*
+ * The RFC 3463 status of a reply: the enhanced code the hub gave (enh,
+ * when it offered them, else at the start of text, in the reply's
+ * class), else the class.
+ */
+static void
+status_from(const char *enh, int code, const char *t, char *buf, size_t size)
+{
+	size_t n = strspn(t, "0123456789.");
+
+	if (enh != NULL && *enh != '\0')
+		strlcpy(buf, enh, size);
+	else if (code >= 200 && n >= 5 && n < size && t[0] == '0' + code /
+	    100 && t[1] == '.' && strchr(t + 2, '.') != NULL &&
+	    (size_t)(strchr(t + 2, '.') - t) < n) {
+		memcpy(buf, t, n);
+		buf[n] = '\0';
+	} else
+		snprintf(buf, size, "%d.0.0", code >= 400 ? code / 100 : 5);
+}
+
+/*
+ * What became of each recipient: with no result (the queue gave up),
+ * status for all; the hub's refusal of a recipient, for that one; its
+ * refusal of the message, for all; a recipient the hub took when another
+ * was refused was not sent either (all or nothing): 5.0.0, no reply.
+ */
+static void
+outcomes(const struct qentry *qe, const struct smtp_result *res,
+    const char *status, struct notice_rcpt *out)
+{
+	const struct smtp_refusal *f;
+	size_t i, j;
+
+	for (i = 0; i < qe->nrcpts; i++) {
+		out[i].addr = qe->rcpts[i];
+		out[i].code = 0;
+		out[i].text = NULL;
+		if (res == NULL) {
+			strlcpy(out[i].status, status, sizeof(out[i].status));
+			continue;
+		}
+		if (res->nrefused == 0) {
+			status_from(res->enh, res->code, res->text,
+			    out[i].status, sizeof(out[i].status));
+			out[i].code = res->code;
+			out[i].text = res->text;
+			continue;
+		}
+		strlcpy(out[i].status, "5.0.0", sizeof(out[i].status));
+		for (j = 0; j < res->nrefused; j++) {
+			f = &res->refused[j];
+			if (f->rcpt != i)
+				continue;
+			status_from(NULL, f->code, f->text, out[i].status,
+			    sizeof(out[i].status));
+			out[i].code = f->code;
+			out[i].text = f->text;
+		}
+	}
+}
+
 /* The failure notice to the sender, through hs's hub, never queued. */
 static void
 notify_sender(struct runq *r, struct hubsess *hs, const struct qentry *qe,
-    const struct message *m, const char *status, int code,
-    const char *reason)
+    const struct message *m, const struct smtp_result *refusal,
+    const char *status, const char *reason)
 {
+	struct notice_rcpt *rcpts;
 	struct notice_info ni;
 	struct message nm;
 	struct smtp_result res;
@@ -146,24 +209,31 @@ notify_sender(struct runq *r, struct hubsess *hs, const struct qentry *qe,
 	char * const to[1] = { qe->from };
 	char what[100];
 	struct err e;
+	int rc;
 
 	if (!notice_wanted(qe->from, qe->notify, r->hostname))
 		return;
+	snprintf(what, sizeof(what), "the failure notice for %s", qe->id);
+	if ((rcpts = calloc(qe->nrcpts ? qe->nrcpts : 1, sizeof(*rcpts))) ==
+	    NULL) {
+		log_syslog(LOG_ERR, "%s: out of memory", what);
+		return;
+	}
+	outcomes(qe, refusal, status, rcpts);
 	memset(&ni, 0, sizeof(ni));
 	ni.hostname = r->hostname;
 	ni.sender = qe->from;
 	ni.id = qe->id;
 	ni.arrival = qe->created;
-	ni.rcpts = qe->rcpts;
+	ni.rcpts = rcpts;
 	ni.nrcpts = qe->nrcpts;
-	ni.status = status;
-	ni.code = code;
 	ni.reason = reason;
 	ni.envid = qe->envid;
 	ni.orig = m;
 	msg_init(&nm);
-	snprintf(what, sizeof(what), "the failure notice for %s", qe->id);
-	if (notice_build(&ni, &nm, &e) == -1) {
+	rc = notice_build(&ni, &nm, &e);
+	free(rcpts);
+	if (rc == -1) {
 		log_syslog(LOG_ERR, "%s: %s", what, e.msg);
 		msg_free(&nm);
 		return;
@@ -193,11 +263,14 @@ notify_sender(struct runq *r, struct hubsess *hs, const struct qentry *qe,
 	msg_free(&nm);
 }
 
-/* A message that leaves the queue undelivered. */
+/*
+ * A message that leaves the queue undelivered: refused by the hub for
+ * good (refusal), or given up on by the queue (NULL; status says why).
+ */
 static void
 fail(struct runq *r, struct hubsess *hs, struct qentry *qe,
-    const struct message *m, const char *status, int code,
-    const char *reason)
+    const struct message *m, const struct smtp_result *refusal,
+    const char *status, const char *reason)
 {
 	char what[64];
 	struct err e;
@@ -209,7 +282,7 @@ fail(struct runq *r, struct hubsess *hs, struct qentry *qe,
 	}
 	log_warnx("%s: not delivered, given up: %s", qe->id, reason);
 	log_entry(qe, LOG_ERR, "bounced", reason);
-	notify_sender(r, hs, qe, m, status, code, reason);
+	notify_sender(r, hs, qe, m, refusal, status, reason);
 	if (queue_remove(r->q, qe, &e) == -1)
 		log_syslog(LOG_ERR, "%s: %s", qe->id, e.msg);
 	r->failed++;
@@ -226,28 +299,6 @@ permanent(const struct smtp_result *res)
 	return res->code / 100 == 5 || (res->code == 0 && *res->enh == '5');
 }
 
-/*
- * The RFC 3463 status of a refusal: the enhanced code the hub gave (in
- * its reply, or in the text of a refused recipient's), else the class.
- */
-static void
-status_of(const struct smtp_result *res, char *buf, size_t size)
-{
-	const char *t = res->nrefused ? res->refused[0].text : res->text;
-	int code = res->nrefused ? res->refused[0].code : res->code;
-	size_t n = strspn(t, "0123456789.");
-
-	if (*res->enh != '\0')
-		strlcpy(buf, res->enh, size);
-	else if (code >= 200 && n >= 5 && n < size && t[0] == '0' + code /
-	    100 && t[1] == '.' && strchr(t + 2, '.') != NULL &&
-	    (size_t)(strchr(t + 2, '.') - t) < n) {
-		memcpy(buf, t, n);
-		buf[n] = '\0';
-	} else
-		snprintf(buf, size, "%d.0.0", code >= 400 ? code / 100 : 5);
-}
-
 /* Try one locked entry over its hub's session. */
 static void
 process(struct runq *r, struct hubsess *hs, struct qentry *qe)
@@ -257,7 +308,7 @@ process(struct runq *r, struct hubsess *hs, struct qentry *qe)
 	struct message m;
 	struct smtp *s;
 	struct err e;
-	char why[700], status[16];
+	char why[700];
 	time_t now = time(NULL);
 
 	if (queue_message(qe, &m, &e) == -1) {
@@ -271,7 +322,7 @@ process(struct runq *r, struct hubsess *hs, struct qentry *qe)
 		    "(QueueLifetime); the last try said: %s",
 		    (now - qe->created) / 86400, *qe->error ? qe->error :
 		    "nothing");
-		fail(r, hs, qe, &m, "4.4.7", 0, why);
+		fail(r, hs, qe, &m, NULL, "4.4.7", why);
 		msg_free(&m);
 		return;
 	}
@@ -296,11 +347,8 @@ process(struct runq *r, struct hubsess *hs, struct qentry *qe)
 		r->sent++;
 		log_info("%s: sent: %s", qe->id, why);
 		log_entry(qe, LOG_INFO, "sent", why);
-	} else if (permanent(&res)) {
-		status_of(&res, status, sizeof(status));
-		fail(r, hs, qe, &m, status, res.nrefused ? res.refused[0].code :
-		    res.code, res.err.msg);
-	}
+	} else if (permanent(&res))
+		fail(r, hs, qe, &m, &res, NULL, res.err.msg);
 	else {
 		defer(r, qe, res.err.msg, res.status == SMTP_UNKNOWN);
 		/* The session was lost and could not be opened again. */

@@ -376,6 +376,77 @@ def test_permanent_refusal_in_a_run_bounces(ssmtp, later_hub):
     assert b"550 5.1.1 no such user" in h.messages[0]["content"]
 
 
+def report_blocks(content):
+    """The per-recipient blocks of a notice's message/delivery-status
+    part, by address."""
+    part = content.split(b"message/delivery-status")[1]
+    part = part.split(b"text/rfc822-headers")[0]
+    return {m.group(1).decode(): m.group(0) for m in re.finditer(
+        rb"Final-Recipient: rfc822; (\S+)\r\n(?:[^\r\n]+\r\n)*", part)}
+
+
+def test_notice_gives_each_recipient_its_own_status(ssmtp, later_hub):
+    h = later_hub()
+    h.handler.refuse["bad@example.org"] = "550 5.1.1 no such user"
+    h.handler.refuse["full@example.org"] = "452 4.2.2 mailbox full"
+    h.handler.refuse["old@example.org"] = "553 mailbox name not allowed"
+    qconf(ssmtp, h)
+    rcpts = ["bad@example.org", "full@example.org", "good@example.org",
+             "old@example.org"]
+    assert ssmtp.run(["-f", "alice@example.com"] + rcpts,
+                     msg("mixed")).rc == 0
+    make_due(ssmtp)
+    start(h)
+    r = ssmtp.run(["-q"])
+    assert r.rc == 0, r
+    assert queued(ssmtp) == []
+    (n,) = h.messages
+    b = report_blocks(n["content"])
+    assert sorted(b) == rcpts
+    for a in rcpts:
+        assert b"Action: failed\r\n" in b[a], b[a]
+    assert b"Status: 5.1.1\r\n" in b["bad@example.org"]
+    assert (b"Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n"
+            in b["bad@example.org"])
+    assert b"Status: 4.2.2\r\n" in b["full@example.org"]
+    assert (b"Diagnostic-Code: smtp; 452 4.2.2 mailbox full\r\n"
+            in b["full@example.org"])
+    # No enhanced code from the hub: the reply's class.
+    assert b"Status: 5.0.0\r\n" in b["old@example.org"]
+    assert (b"Diagnostic-Code: smtp; 553 mailbox name not allowed\r\n"
+            in b["old@example.org"])
+    # Taken by the hub, but not sent (all or nothing): no hub diagnostic.
+    assert b"Status: 5.0.0\r\n" in b["good@example.org"]
+    assert b"Diagnostic-Code" not in b["good@example.org"]
+
+
+def test_notice_for_a_refused_message_quotes_the_reply(ssmtp, later_hub):
+    h = later_hub()
+    qconf(ssmtp, h)
+    assert ssmtp.run(["-f", "alice@example.com", "bob@example.org",
+                      "carol@example.org"], msg("spam")).rc == 0
+    make_due(ssmtp)
+    start(h)
+
+    orig = h.handler.handle_DATA
+
+    async def refuse_data(server, session, envelope):
+        # The message is refused; the notice (null sender) is taken.
+        if envelope.mail_from == "alice@example.com":
+            return "554 5.7.1 looks like spam"
+        return await orig(server, session, envelope)
+    h.handler.handle_DATA = refuse_data
+    r = ssmtp.run(["-q"])
+    assert r.rc == 0, r
+    assert queued(ssmtp) == []
+    (n,) = h.messages
+    b = report_blocks(n["content"])
+    assert sorted(b) == ["bob@example.org", "carol@example.org"]
+    for blk in b.values():
+        assert b"Status: 5.7.1\r\n" in blk
+        assert b"Diagnostic-Code: smtp; 554 5.7.1 looks like spam\r\n" in blk
+
+
 @pytest.mark.parametrize("args", [
     ["bob@example.org"],                          # root@client.test: local
     ["-f", "alice", "bob@example.org"],           # no domain: local
