@@ -326,8 +326,8 @@ cache_lock(const char *path, int create)
 	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
 		return -1;
 	*slash = '\0';
-	if (create && make_private_dirs(dir, "TLS session cache folder", &e) ==
-	    -1)
+	if (create && lstat(dir, &st) == -1 && errno == ENOENT &&
+	    make_private_dirs(dir, "TLS session cache folder", &e) == -1)
 		log_info("%s", e.msg);
 	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) ||
 	    st.st_uid != geteuid() || (st.st_mode & 077) != 0)
