@@ -347,9 +347,9 @@ process(struct runq *r, struct hubsess *hs, struct qentry *qe)
 		r->sent++;
 		log_info("%s: sent: %s", qe->id, why);
 		log_entry(qe, LOG_INFO, "sent", why);
-	} else if (permanent(&res))
+	} else if (permanent(&res)) {
 		fail(r, hs, qe, &m, &res, NULL, res.err.msg);
-	else {
+	} else {
 		defer(r, qe, res.err.msg, res.status == SMTP_UNKNOWN);
 		/* The session was lost and could not be opened again. */
 		if (res.status == SMTP_LOST && res.step <= SMTP_STEP_AUTH) {
