@@ -447,6 +447,24 @@ def test_notice_for_a_refused_message_quotes_the_reply(ssmtp, later_hub):
         assert b"Diagnostic-Code: smtp; 554 5.7.1 looks like spam\r\n" in blk
 
 
+def test_notice_for_a_local_refusal_has_no_hub_diagnostic(ssmtp, later_hub):
+    # Over the hub's SIZE: ssmtp itself refuses (5.3.4) before sending.
+    h = later_hub(data_size_limit=2000)
+    qconf(ssmtp, h)
+    assert ssmtp.run(["-f", "alice@example.com", "bob@example.org"],
+                     msg("big", "x" * 5000 + "\n")).rc == 0
+    make_due(ssmtp)
+    start(h)
+    r = ssmtp.run(["-q"])
+    assert r.rc == 0, r
+    assert queued(ssmtp) == []
+    (n,) = h.messages
+    b = report_blocks(n["content"])
+    assert list(b) == ["bob@example.org"]
+    assert b"Status: 5.3.4\r\n" in b["bob@example.org"]
+    assert b"Diagnostic-Code" not in b["bob@example.org"]
+
+
 @pytest.mark.parametrize("args", [
     ["bob@example.org"],                          # root@client.test: local
     ["-f", "alice", "bob@example.org"],           # no domain: local
