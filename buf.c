@@ -84,6 +84,7 @@ bufw_init(struct bufw *w, size_t size,
 {
 	w->len = 0;
 	w->high = 0;
+	w->block = 0;
 	w->size = size;
 	w->sink = sink;
 	w->arg = arg;
@@ -117,7 +118,23 @@ bufw_add(struct bufw *w, const void *p, size_t n, struct err *e)
 	while (n > 0) {
 		if (w->len == w->size && bufw_flush(w, e) == -1)
 			return -1;
+		if (w->block > 0 && n >= w->block && w->len % w->block == 0) {
+			if (w->len > 0 && bufw_flush(w, e) == -1)
+				return -1;
+			c = n - n % w->block;
+			if (w->sink(w->arg, s, c, e) == -1) {
+				w->failed = 1;
+				return -1;
+			}
+			s += c;
+			n -= c;
+			continue;
+		}
 		c = w->size - w->len < n ? w->size - w->len : n;
+		/* Up to a whole block, so that the rest can go straight on. */
+		if (w->block > 0 && n >= w->block && c > w->block - w->len %
+		    w->block)
+			c = w->block - w->len % w->block;
 		memcpy(w->p + w->len, s, c);
 		w->len += c;
 		if (w->len > w->high)

@@ -42,6 +42,8 @@ struct bufw {
 	char		*p;
 	size_t		 len, size;
 	size_t		 high;		/* the most it held: what a wipe covers */
+	size_t		 block;		/* the sink's unit, for bufw_add's
+					   write-through; 0: always copy */
 	int		(*sink)(void *, const char *, size_t, struct err *);
 	void		*arg;
 	int		 failed;
@@ -52,7 +54,13 @@ int	bufw_init(struct bufw *, size_t size,
 	    int (*sink)(void *, const char *, size_t, struct err *), void *,
 	    struct err *);
 
-/* Queue n bytes, handing full blocks to the sink. */
+/*
+ * Queue n bytes, handing full blocks to the sink.  With w->block set (a
+ * divisor of the size), n of a block or more is not copied where it can
+ * be helped: what is queued is topped up to a whole block and handed on,
+ * then whole blocks go to the sink straight from p, and the rest is
+ * queued.  The sink sees the same bytes in the same order either way.
+ */
 int	bufw_add(struct bufw *, const void *, size_t, struct err *)
 	    __attribute__((warn_unused_result));
 

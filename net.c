@@ -178,7 +178,14 @@ net_connect(struct net *n, const char *host, int port, int family,
 	if (n->fd == -1)
 		return err_set(e, ERR_TEMPFAIL, "cannot connect to %s port %d: "
 		    "%s", host, port, tried);
-	return bufw_init(&n->w, NET_WBUF, send_all, n, e);
+	if (bufw_init(&n->w, NET_WBUF, send_all, n, e) == -1)
+		return -1;
+	/*
+	 * A message's body goes to OpenSSL straight from the encoder's
+	 * output, in whole TLS records (RFC 8446 5.1: 2^14 bytes of data).
+	 */
+	n->w.block = NET_BLOCK;
+	return 0;
 }
 
 /* Describe the last TLS error for a message. */

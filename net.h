@@ -15,6 +15,7 @@
 
 #define NET_RBUF	16384
 #define NET_WBUF	65536
+#define NET_BLOCK	16384		/* a TLS record; divides NET_WBUF */
 #define NET_LINE_MAX	(1024 * 1024)	/* longest line read */
 
 struct ssl_st;

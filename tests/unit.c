@@ -16,6 +16,7 @@
 
 #include "addr.h"
 #include "auth.h"
+#include "buf.h"
 #include "config.h"
 #include "message.h"
 #include "smtp.h"
@@ -769,6 +770,90 @@ test_caps(void)
 	CHECK(c.size_max == 0 || c.size_max == 10240000, "SIZE without value");
 }
 
+/* A bufw sink that keeps what it is given, and the size of each call. */
+struct record_sink {
+	char	 out[20000];
+	size_t	 len;
+	size_t	 calls[4000];
+	size_t	 ncalls;
+	int	 fail_at;		/* fail the call of this number, 1-based */
+};
+
+static int
+record(void *arg, const char *p, size_t n, struct err *e)
+{
+	struct record_sink *r = arg;
+
+	if (r->ncalls + 1 == (size_t)r->fail_at)
+		return err_set(e, ERR_TEMPFAIL, "sink failed");
+	if (r->len + n > sizeof(r->out) || r->ncalls == 4000)
+		return err_set(e, ERR_SOFTWARE, "record sink full");
+	memcpy(r->out + r->len, p, n);
+	r->len += n;
+	r->calls[r->ncalls++] = n;
+	return 0;
+}
+
+/*
+ * The buffered writer, with and without write-through: the sink gets the
+ * same bytes in the same order; with a block, what it gets is whole
+ * blocks but for the flushes, and a large add reaches it uncopied; a
+ * failed sink fails every later add.
+ */
+static void
+test_bufw(void)
+{
+	static struct record_sink r;
+	char in[16000];
+	struct bufw w;
+	struct err e;
+	unsigned seed = 7;
+	size_t i, n, off, k;
+	int block, bad;
+
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (char)('a' + i % 23);
+	for (block = 0; block <= 16; block += 16) {
+		memset(&r, 0, sizeof(r));
+		bad = bufw_init(&w, 64, record, &r, &e) == -1;
+		w.block = (size_t)block;
+		for (off = 0; off < sizeof(in) && !bad; off += n) {
+			seed = seed * 1103515245 + 12345;
+			n = (seed >> 16) % 200;
+			if (n > sizeof(in) - off)
+				n = sizeof(in) - off;
+			bad = bufw_add(&w, in + off, n, &e) == -1;
+			/* A flush now and then, as a command's end is. */
+			if (!bad && (seed >> 8) % 7 == 0)
+				bad = bufw_flush(&w, &e) == -1;
+		}
+		bad = bad || bufw_flush(&w, &e) == -1;
+		CHECK(!bad && r.len == sizeof(in) &&
+		    memcmp(r.out, in, sizeof(in)) == 0,
+		    "bufw (block %d): the sink got what was added", block);
+		for (k = 0; block == 0 && k < r.ncalls; k++)
+			CHECK(r.calls[k] <= 64, "bufw: a call of %zu", r.calls[k]);
+		for (k = 0, n = 0; block != 0 && k < r.ncalls; k++)
+			n += r.calls[k] > 64;
+		CHECK(block == 0 || n > 0, "bufw: no call went past the buffer");
+		bufw_free(&w, 1);
+	}
+	memset(&r, 0, sizeof(r));
+	r.fail_at = 3;
+	bad = bufw_init(&w, 64, record, &r, &e) == -1;
+	w.block = 16;
+	/* 10 queued; 6 more make a block, handed on; 80 straight; 14 left. */
+	CHECK(!bad && bufw_add(&w, in, 10, &e) == 0 &&
+	    bufw_add(&w, in, 100, &e) == 0 && r.ncalls == 2 &&
+	    r.calls[0] == 16 && r.calls[1] == 80 && w.len == 14,
+	    "bufw: topped up to a block, then whole blocks: %zu calls",
+	    r.ncalls);
+	CHECK(bufw_add(&w, in, 200, &e) == -1 && bufw_add(&w, in, 1, &e) ==
+	    -1 && bufw_flush(&w, &e) == -1, "bufw: a failed sink stays failed");
+	CHECK(r.len == 96, "bufw: nothing after the failure: %zu", r.len);
+	bufw_free(&w, 1);
+}
+
 /*
  * The TLS session cache's text: good lines kept; a ticket marked used
  * (its expiry zeros), a mark cut short, an expired or too distant one,
@@ -809,6 +894,7 @@ main(void)
 	test_cram_md5();
 	test_caps();
 	test_tlscache_text();
+	test_bufw();
 	test_big_spool(1);
 	test_big_spool(0);
 	printf("unit: %d passed, %d failed\n", npass, nfail);
