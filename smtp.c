@@ -709,9 +709,10 @@ dotenc_init(struct dotenc *d)
 size_t
 dotenc_chunk(struct dotenc *d, const char *in, size_t n, char *out, int stuff)
 {
-	const char *p = in, *end = in + n, *nl, *stop;
+	const char *p = in, *end = in + n, *nl, *stop, *cr = NULL;
 	char *o = out;
 	size_t len;
+	int cr_known = 0;	/* cr: the first CR at or after p, or none */
 
 	while (p < end) {
 		if (d->cr) {
@@ -734,8 +735,13 @@ dotenc_chunk(struct dotenc *d, const char *in, size_t n, char *out, int stuff)
 		 */
 		nl = memchr(p, '\n', end - p);
 		stop = nl != NULL ? nl : end;
-		if ((nl = memchr(p, '\r', stop - p)) != NULL)
-			stop = nl;
+		/* CRs are rare: looked for again only once the last is passed. */
+		if (!cr_known || (cr != NULL && cr < p)) {
+			cr = memchr(p, '\r', end - p);
+			cr_known = 1;
+		}
+		if (cr != NULL && cr < stop)
+			stop = cr;
 		if ((len = stop - p) > 0) {
 			memcpy(o, p, len);
 			o += len;
