@@ -770,6 +770,54 @@ test_caps(void)
 	CHECK(c.size_max == 0 || c.size_max == 10240000, "SIZE without value");
 }
 
+/*
+ * What the spool notes of a message (LFs, CRs, CRLF pairs, 8-bit and NUL
+ * bytes), for messages of up to 3,000 bytes appended in pieces of every
+ * size, against a byte-by-byte count of the whole.
+ */
+static void
+test_scan_random(void)
+{
+	static const char alphabet[] = "ab.\r\n\n\n\x80\0";
+	static char in[3000];
+	struct message m;
+	struct err e;
+	unsigned seed = 11;
+	size_t i, k, n, off, c;
+	long nlf, ncr, ncrlf;
+	int eight, nul, bad = 0;
+
+	for (i = 0; i < 3000 && !bad; i++) {
+		seed = seed * 1103515245 + 12345;
+		n = (seed >> 16) % sizeof(in);
+		nlf = ncr = ncrlf = eight = nul = 0;
+		for (k = 0; k < n; k++) {
+			seed = seed * 1103515245 + 12345;
+			/* Mostly text, as mail is; the rare bytes now and then. */
+			in[k] = (seed >> 20) % 4 ? (char)('a' + (seed >> 16) % 26) :
+			    alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+			nlf += in[k] == '\n';
+			ncr += in[k] == '\r';
+			ncrlf += in[k] == '\n' && k > 0 && in[k - 1] == '\r';
+			eight |= (unsigned char)in[k] >= 0x80;
+			nul |= in[k] == '\0';
+		}
+		msg_init(&m);
+		seed = seed * 1103515245 + 12345;
+		for (off = 0; off < n && !bad; off += c) {
+			c = 1 + (seed >> 16) % (i % 2 ? 300 : 7);
+			if (c > n - off)
+				c = n - off;
+			bad = msg_append(&m, in + off, c, &e) == -1;
+		}
+		if (m.nlf != nlf || m.ncr != ncr || m.ncrlf != ncrlf ||
+		    m.eightbit != eight || m.nul != nul)
+			bad = 1;
+		msg_free(&m);
+	}
+	CHECK(!bad, "scan of random message %zu (%zu bytes)", i, n);
+}
+
 /* A bufw sink that keeps what it is given, and the size of each call. */
 struct record_sink {
 	char	 out[20000];
@@ -895,6 +943,7 @@ main(void)
 	test_caps();
 	test_tlscache_text();
 	test_bufw();
+	test_scan_random();
 	test_big_spool(1);
 	test_big_spool(0);
 	printf("unit: %d passed, %d failed\n", npass, nfail);
