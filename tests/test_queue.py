@@ -376,10 +376,14 @@ def test_permanent_refusal_in_a_run_bounces(ssmtp, later_hub):
     assert b"550 5.1.1 no such user" in h.messages[0]["content"]
 
 
-def report_blocks(content):
-    """The per-recipient blocks of a notice's message/delivery-status
-    part, by address."""
-    part = content.split(b"message/delivery-status")[1]
+def run_to_notice(ssmtp, h):
+    """Run the queue (h up): the queue empties and h gets one notice.
+    Returns the blocks of its message/delivery-status part, by address."""
+    r = ssmtp.run(["-q"])
+    assert r.rc == 0, r
+    assert queued(ssmtp) == []
+    (n,) = h.messages
+    part = n["content"].split(b"message/delivery-status")[1]
     part = part.split(b"text/rfc822-headers")[0]
     return {m.group(1).decode(): m.group(0) for m in re.finditer(
         rb"Final-Recipient: rfc822; (\S+)\r\n(?:[^\r\n]+\r\n)*", part)}
@@ -397,11 +401,7 @@ def test_notice_gives_each_recipient_its_own_status(ssmtp, later_hub):
                      msg("mixed")).rc == 0
     make_due(ssmtp)
     start(h)
-    r = ssmtp.run(["-q"])
-    assert r.rc == 0, r
-    assert queued(ssmtp) == []
-    (n,) = h.messages
-    b = report_blocks(n["content"])
+    b = run_to_notice(ssmtp, h)
     assert sorted(b) == rcpts
     for a in rcpts:
         assert b"Action: failed\r\n" in b[a], b[a]
@@ -436,11 +436,7 @@ def test_notice_for_a_refused_message_quotes_the_reply(ssmtp, later_hub):
             return "554 5.7.1 looks like spam"
         return await orig(server, session, envelope)
     h.handler.handle_DATA = refuse_data
-    r = ssmtp.run(["-q"])
-    assert r.rc == 0, r
-    assert queued(ssmtp) == []
-    (n,) = h.messages
-    b = report_blocks(n["content"])
+    b = run_to_notice(ssmtp, h)
     assert sorted(b) == ["bob@example.org", "carol@example.org"]
     for blk in b.values():
         assert b"Status: 5.7.1\r\n" in blk
@@ -455,11 +451,7 @@ def test_notice_for_a_local_refusal_has_no_hub_diagnostic(ssmtp, later_hub):
                      msg("big", "x" * 5000 + "\n")).rc == 0
     make_due(ssmtp)
     start(h)
-    r = ssmtp.run(["-q"])
-    assert r.rc == 0, r
-    assert queued(ssmtp) == []
-    (n,) = h.messages
-    b = report_blocks(n["content"])
+    b = run_to_notice(ssmtp, h)
     assert list(b) == ["bob@example.org"]
     assert b"Status: 5.3.4\r\n" in b["bob@example.org"]
     assert b"Diagnostic-Code" not in b["bob@example.org"]
