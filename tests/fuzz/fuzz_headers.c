@@ -32,13 +32,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dotenc d;
 	struct err e;
 	char addr[300], name[256], *out, *end;
-	size_t n, hl;
+	size_t n, hl, k, c, step;
 
 	if (size == 0 || size > MSG_MEM_MAX)
 		return 0;
 	msg_init(&m);
-	if (msg_append(&m, (const char *)data, size, &e) == -1)
-		return 0;
+	/*
+	 * In pieces, as stdin gives it: the size picks their length, so that
+	 * a CRLF or a block split between two is tried too.
+	 */
+	step = 1 + size % 131;
+	for (k = 0; k < size; k += c) {
+		c = size - k < step ? size - k : step;
+		if (msg_append(&m, (const char *)data + k, c, &e) == -1) {
+			msg_free(&m);
+			return 0;
+		}
+	}
 	b.replace_from = size > 0 && data[0] & 1;
 	if (msg_parse_headers(&m, &e) == 0) {
 		(void)msg_recipients(&m, rcpt, NULL, &e);
