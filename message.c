@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,11 +132,11 @@ scan(struct message *m, const char *p, size_t n)
 		m->nul |= zero[j] != 0;
 	}
 	m->nlf += nlf;
-	if (memchr(p, '\r', n) != NULL) {
+	if ((q = memchr(p, '\r', n)) != NULL) {
+		for (; q != NULL; q = memchr(q + 1, '\r', end - q - 1))
+			m->ncr++;
 		for (q = p; (q = memchr(q, '\n', end - q)) != NULL; q++)
 			m->ncrlf += (q == p ? m->lastc : q[-1]) == '\r';
-		for (q = p; (q = memchr(q, '\r', end - q)) != NULL; q++)
-			m->ncr++;
 	} else if (m->lastc == '\r' && p[0] == '\n')
 		m->ncrlf++;	/* the CR ended the last piece */
 	m->lastc = p[n - 1];
