@@ -170,27 +170,26 @@ outcomes(const struct qentry *qe, const struct smtp_result *res,
 		out[i].addr = qe->rcpts[i];
 		out[i].code = 0;
 		out[i].text = NULL;
-		if (res == NULL) {
+		if (res == NULL)
 			strlcpy(out[i].status, status, sizeof(out[i].status));
-			continue;
-		}
-		if (res->nrefused == 0) {
+		else if (res->nrefused == 0) {
 			status_from(res->enh, res->code, res->text,
 			    out[i].status, sizeof(out[i].status));
 			out[i].code = res->code;
 			out[i].text = res->text;
+		} else
+			strlcpy(out[i].status, "5.0.0", sizeof(out[i].status));
+	}
+	/* Each refusal names its recipient (an index into qe->rcpts). */
+	for (j = 0; res != NULL && j < res->nrefused; j++) {
+		f = &res->refused[j];
+		if (f->rcpt >= qe->nrcpts)
 			continue;
-		}
-		strlcpy(out[i].status, "5.0.0", sizeof(out[i].status));
-		for (j = 0; j < res->nrefused; j++) {
-			f = &res->refused[j];
-			if (f->rcpt != i)
-				continue;
-			status_from(NULL, f->code, f->text, out[i].status,
-			    sizeof(out[i].status));
-			out[i].code = f->code;
-			out[i].text = f->text;
-		}
+		i = f->rcpt;
+		status_from(NULL, f->code, f->text, out[i].status,
+		    sizeof(out[i].status));
+		out[i].code = f->code;
+		out[i].text = f->text;
 	}
 }
 
